@@ -1,0 +1,39 @@
+# Two commands: `make run` starts the server on embedded defaults; `make test` runs everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NPM_DIR := tests/js
+
+.PHONY: run test lint typecheck unit bench deps js-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-deps: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+deps: $(VENV)/.stamp-deps
+
+$(NPM_DIR)/node_modules/.stamp: $(NPM_DIR)/package.json
+	cd $(NPM_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-deps: $(NPM_DIR)/node_modules/.stamp
+
+run: deps
+	$(BIN)/handoff serve
+
+lint: deps
+	$(BIN)/ruff check handoff tests bench
+	$(BIN)/mypy
+
+test: deps js-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: deps js-deps
+	$(BIN)/python bench/relay.py
+
+clean:
+	rm -rf $(VENV) $(NPM_DIR)/node_modules var

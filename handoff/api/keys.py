@@ -1,0 +1,15 @@
+"""Typed application keys for the resources handlers need."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff.config import Settings
+from handoff.routing.service import HandoffService
+from handoff.security import TokenSigner
+
+__all__ = ["SERVICE", "SETTINGS", "SIGNER"]
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICE = web.AppKey("service", HandoffService)
+SIGNER = web.AppKey("signer", TokenSigner)

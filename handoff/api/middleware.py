@@ -1,0 +1,68 @@
+"""The one place REST errors become JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from handoff.errors import BadRequest, HandoffError, TooLarge, from_validation_error
+
+__all__ = ["error_middleware", "json_body", "json_response"]
+
+log = logging.getLogger("handoff.api")
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
+    body = model.model_dump_json() if isinstance(model, BaseModel) else json.dumps(model)
+    return web.Response(text=body, status=status, content_type="application/json")
+
+
+async def json_body(request: web.Request, model: type[M]) -> M:
+    """The request body as ``model``; a clear 400 naming the field otherwise."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise TooLarge(f"the body is over {MAX_BODY_BYTES} bytes", field="body", code="body_too_large")
+    raw = await request.read()
+    if not raw:
+        raw = b"{}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON", field="body", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", field="body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HandoffError as exc:
+        log.info("%s %s → %d %s: %s", request.method, request.path, exc.status, exc.code,
+                 exc.message)
+        return json_response({"error": exc.to_wire()}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_response(
+            {"error": {"code": f"http_{exc.status}", "message": exc.reason}}, status=exc.status
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return json_response(
+            {"error": {"code": "internal_error", "message": "the server could not do this"}},
+            status=500,
+        )

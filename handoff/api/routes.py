@@ -1,0 +1,114 @@
+"""REST handlers: agent sign-in, the bot's handoff, conversation status, health, metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from handoff.api.keys import SERVICE, SETTINGS, SIGNER
+from handoff.api.middleware import json_body, json_response
+from handoff.errors import Forbidden, Unauthorized
+from handoff.protocol.rest import (
+    HandoffRequest,
+    HandoffResponse,
+    LoginRequest,
+    LoginResponse,
+    SocketInfo,
+)
+from handoff.storage.bots import BotRecord
+
+__all__ = ["setup_routes"]
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("send 'Authorization: Bearer <key>'", field="Authorization")
+    return value.strip()
+
+
+async def _bot(request: web.Request) -> BotRecord:
+    """The bot named in the path, authenticated by its API key."""
+    service = request.app[SERVICE]
+    bot = await service.bots.by_api_key(_bearer(request))
+    if bot is None:
+        raise Unauthorized("the API key is not valid", field="Authorization")
+    if bot.id != request.match_info["bot_id"]:
+        raise Forbidden("this API key belongs to another bot", field="bot_id")
+    return bot
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await json_body(request, LoginRequest)
+    service = request.app[SERVICE]
+    record = await service.agents.authenticate(body.email, body.password)
+    if record is None:
+        raise Unauthorized("wrong email or password", field="password",
+                           code="invalid_credentials")
+    token = request.app[SIGNER].issue(record.id)
+    presence = await service.state.get_agent(record.id)
+    return json_response(LoginResponse(token=token, agent=service.agent_view(record, presence)))
+
+
+async def me(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    agent_id = request.app[SIGNER].verify(_bearer(request))
+    record = await service.agents.get(agent_id)
+    if record is None:
+        raise Unauthorized("this agent no longer exists", field="Authorization")
+    presence = await service.state.get_agent(record.id)
+    return json_response(service.agent_view(record, presence))
+
+
+async def execute_handoff(request: web.Request) -> web.Response:
+    bot = await _bot(request)
+    body = await json_body(request, HandoffRequest)
+    service = request.app[SERVICE]
+    view = await service.create_handoff(
+        bot,
+        conversation_id=body.ConversationID,
+        user=body.user,
+        reason=body.reason,
+        entities=body.entities,
+        team=body.team,
+    )
+    response = HandoffResponse(
+        ConversationID=view.conversation_id,
+        BotID=bot.id,
+        state=view.state,
+        socket=SocketInfo(url=request.app[SETTINGS].resolved_public_url()),
+        conversation=view,
+    )
+    return json_response(response, status=201)
+
+
+async def conversation_status(request: web.Request) -> web.Response:
+    bot = await _bot(request)
+    service = request.app[SERVICE]
+    view = await service.conversation(request.match_info["conversation_id"])
+    if view.bot_id != bot.id:
+        raise Forbidden("this conversation belongs to another bot", field="conversation_id")
+    return json_response(view)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    async with service.conversations.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/auth/login", login)
+    app.router.add_get("/api/v1/agents/me", me)
+    app.router.add_post("/api/v1/bots/{bot_id}/handoff", execute_handoff)
+    app.router.add_get("/api/v1/bots/{bot_id}/conversations/{conversation_id}",
+                       conversation_status)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,122 @@
+"""``create_app(settings)``: the aiohttp app, the Socket.IO server and their resources.
+
+Nothing runs at import. Every resource is opened before ``yield`` and closed
+after it in ``app.cleanup_ctx``, in the order listed in :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import socketio
+from aiohttp import web
+
+from handoff.api.keys import SERVICE, SETTINGS, SIGNER
+from handoff.api.middleware import error_middleware
+from handoff.api.routes import setup_routes
+from handoff.config import Settings, load_secret_key
+from handoff.routing.memory import MemoryState
+from handoff.routing.service import HandoffService
+from handoff.security import TokenSigner
+from handoff.sockets.agent import AgentNamespace
+from handoff.sockets.engine import SocketServer
+from handoff.sockets.notifier import SocketNotifier
+from handoff.sockets.widget import WidgetNamespace
+from handoff.storage.agents import AgentRepo
+from handoff.storage.bots import BotRepo
+from handoff.storage.conversations import ConversationRepo
+from handoff.storage.db import make_engine
+from handoff.storage.messages import MessageRepo
+from handoff.storage.migrate import upgrade
+from handoff.storage.writer import MessageWriter
+
+__all__ = ["SIO", "create_app"]
+
+log = logging.getLogger("handoff")
+
+SIO = web.AppKey("sio", SocketServer)
+_STATIC = Path(__file__).parent / "console"
+
+
+def _socket_server(settings: Settings) -> SocketServer:
+    manager = None
+    if settings.redis_url:
+        manager = socketio.AsyncRedisManager(settings.redis_url)
+    origins = "*" if "*" in settings.cors_origins else settings.cors_origins
+    return SocketServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=origins,
+        # One event at a time per connection: a person's messages keep their order.
+        async_handlers=False,
+        max_http_buffer_size=max(64 * 1024, settings.max_message_bytes * 4),
+        http_compression=False,
+        logger=False,
+        engineio_logger=False,
+    )
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+    """The whole server for ``settings``; resources open when the app starts."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[SIGNER] = TokenSigner(load_secret_key(settings),
+                              max_age_seconds=settings.token_ttl_seconds)
+    sio = _socket_server(settings)
+    app[SIO] = sio
+    sio.attach(app)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        url = settings.resolved_database_url()
+        if url.startswith("sqlite"):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await upgrade(url)
+        engine = make_engine(url)
+        messages = MessageRepo(engine)
+        writer = MessageWriter(engine, messages)
+        writer.start()
+        state = MemoryState()
+        service = HandoffService(
+            settings,
+            bots=BotRepo(engine),
+            agents=AgentRepo(engine),
+            conversations=ConversationRepo(engine),
+            messages=messages,
+            writer=writer,
+            state=state,
+            notifier=SocketNotifier(sio),
+        )
+        app[SERVICE] = service
+        sio.register_namespace(WidgetNamespace(service, settings))
+        sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
+        await service.recover()
+        sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval_seconds))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await writer.close()
+            await state.close()
+            await engine.dispose()
+
+    app.cleanup_ctx.append(resources)
+    setup_routes(app)
+    if _STATIC.is_dir():
+        app.router.add_static("/console/", _STATIC, show_index=False)
+    return app
+
+
+async def _sweep_forever(service: HandoffService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.sweep()
+        except Exception:
+            log.exception("sweep failed")

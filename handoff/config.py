@@ -1,0 +1,82 @@
+"""Settings, read from ``HANDOFF_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_secret_key"]
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn. Defaults run on one laptop with nothing installed."""
+
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    """Base URL widgets use to reach this server; derived from host and port when unset."""
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    """SQLAlchemy async URL; defaults to a SQLite file in ``data_dir``."""
+    redis_url: str | None = None
+    """When set, Socket.IO rooms and routing state are shared through Redis."""
+    secret_key: str | None = None
+    """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
+
+    token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    """Origins allowed for sockets and CORS; ``*`` allows all."""
+
+    max_message_bytes: int = Field(default=4096, gt=0)
+    max_transcript_messages: int = Field(default=500, gt=0)
+    widget_grace_seconds: float = Field(default=60.0, ge=0)
+    agent_grace_seconds: float = Field(default=60.0, ge=0)
+    default_wait_limit_seconds: float = Field(default=300.0, gt=0)
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=40, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'handoff.sqlite3').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        """The base URL handed to widgets."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The token-signing key: configured, or generated once and kept beside the database.
+
+    Every process of one deployment must share it, so a generated key is written
+    to ``data_dir`` with owner-only permissions and reused on the next start.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key

@@ -1,0 +1,97 @@
+"""One error tree. Each error has a wire code and an HTTP status.
+
+The REST middleware and the socket helpers are the only places that turn these
+into the wire; everything else raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+__all__ = [
+    "BadRequest",
+    "Busy",
+    "Conflict",
+    "Forbidden",
+    "HandoffError",
+    "NotFound",
+    "RateLimited",
+    "TooLarge",
+    "Unauthorized",
+    "from_validation_error",
+]
+
+
+class HandoffError(Exception):
+    """Base of every error that reaches a client."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``error`` object sent to clients."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, field={self.field!r}, message={self.message!r})"
+
+
+class BadRequest(HandoffError):
+    code = "invalid_payload"
+    status = 400
+
+
+class TooLarge(HandoffError):
+    code = "message_too_large"
+    status = 413
+
+
+class Unauthorized(HandoffError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(HandoffError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(HandoffError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(HandoffError):
+    code = "conflict"
+    status = 409
+
+
+class RateLimited(HandoffError):
+    code = "rate_limited"
+    status = 429
+
+
+class Busy(HandoffError):
+    code = "busy"
+    status = 503
+
+
+def from_validation_error(exc: ValidationError) -> BadRequest:
+    """A pydantic error, reduced to the first field that is wrong and why."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or None
+    message = first.get("msg", "invalid value")
+    return BadRequest(f"{field}: {message}" if field else message, field=field)

@@ -1,0 +1,1 @@
+"""Pydantic models of every socket event payload and REST body, and the event names."""

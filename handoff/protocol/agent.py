@@ -1,0 +1,84 @@
+"""Payloads of namespace ``/agent``. Requests are answered through acknowledgements."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "Accept",
+    "Close",
+    "History",
+    "QueueRequest",
+    "SendMessage",
+    "SetStatus",
+    "Transfer",
+    "Typing",
+    "error_ack",
+    "ok_ack",
+]
+
+_ID = Field(min_length=1, max_length=128)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class SetStatus(_In):
+    status: Literal["online", "away", "offline"]
+    capacity: int | None = Field(default=None, ge=0, le=100)
+
+
+class QueueRequest(_In):
+    bot_id: str | None = None
+
+
+class Accept(_In):
+    conversation_id: str = _ID
+
+
+class SendMessage(_In):
+    conversation_id: str = _ID
+    text: str = Field(min_length=1)
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class Typing(_In):
+    conversation_id: str = _ID
+    typing: bool
+
+
+class Transfer(_In):
+    conversation_id: str = _ID
+    to_agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    to_team: str | None = Field(default=None, min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        if (self.to_agent_id is None) == (self.to_team is None):
+            raise ValueError("give exactly one of to_agent_id or to_team")
+        return self
+
+
+class Close(_In):
+    conversation_id: str = _ID
+    outcome: str | None = Field(default=None, max_length=200)
+
+
+class History(_In):
+    conversation_id: str = _ID
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+def ok_ack(**fields: Any) -> dict[str, Any]:
+    """A successful acknowledgement."""
+    return {"ok": True, **fields}
+
+
+def error_ack(error: dict[str, Any]) -> dict[str, Any]:
+    """A failed acknowledgement."""
+    return {"ok": False, "error": error}

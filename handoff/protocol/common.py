@@ -1,0 +1,79 @@
+"""Shapes shared by both namespaces and the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AgentView",
+    "ConversationView",
+    "MessageView",
+    "QueueEntryView",
+    "TranscriptItem",
+]
+
+Sender = Literal["user", "agent", "system"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TranscriptItem(BaseModel):
+    """One line of the user–bot conversation as the widget reports it (untrusted)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    sender: Literal["user", "bot"]
+    message: str = Field(max_length=20_000)
+
+
+class MessageView(_Out):
+    conversation_id: str
+    seq: int
+    sender: Sender
+    text: str
+    sent_at: datetime
+    agent_id: str | None = None
+    client_msg_id: str | None = None
+
+
+class ConversationView(_Out):
+    conversation_id: str
+    bot_id: str
+    state: str
+    agent_id: str | None = None
+    team: str | None = None
+    user: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+    entities: dict[str, Any] = Field(default_factory=dict)
+    close_reason: str | None = None
+    outcome: str | None = None
+    created_at: datetime
+    queued_at: datetime | None = None
+    assigned_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class QueueEntryView(_Out):
+    conversation_id: str
+    bot_id: str
+    position: int
+    team: str | None = None
+    enqueued_at: float
+    user: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+
+
+class AgentView(_Out):
+    id: str
+    email: str
+    name: str
+    role: str
+    capacity: int
+    bots: list[str]
+    status: str = "offline"
+    load: int = 0

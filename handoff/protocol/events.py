@@ -1,0 +1,39 @@
+"""Event names on the wire. Clients outside this repo depend on them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["AGENT_NAMESPACE", "WIDGET_NAMESPACE"]
+
+WIDGET_NAMESPACE: Final = "/live_agent"
+AGENT_NAMESPACE: Final = "/agent"
+
+# /live_agent, server → widget (the seed protocol)
+START_CONVERSATION: Final = "startConversation"
+TO_USER: Final = "to_user"
+ASK_MESSAGES: Final = "messages"
+DISCONNECT_SOCKET: Final = "disconnect_socket"
+ERROR: Final = "error"
+# /live_agent, server → widget, opt-in extensions
+QUEUE_POSITION: Final = "queue_position"
+AGENT_TYPING: Final = "agent_typing"
+BOUND: Final = "bound"
+
+# /live_agent, widget → server
+USERNAME: Final = "username"
+FROM_USER: Final = "from_user"
+MESSAGES_TO_CLIENT: Final = "messages_to_client"
+USER_TYPING_IN: Final = "typing"
+
+# /agent, server → agent
+QUEUE_UPDATED: Final = "queue_updated"
+CONVERSATION_ASSIGNED: Final = "conversation_assigned"
+CONVERSATION_TRANSFERRED: Final = "conversation_transferred"
+TRANSCRIPT: Final = "transcript"
+USER_MESSAGE: Final = "user_message"
+USER_LEFT: Final = "user_left"
+USER_RETURNED: Final = "user_returned"
+USER_TYPING: Final = "user_typing"
+CONVERSATION_CLOSED: Final = "conversation_closed"
+AGENT_MESSAGE: Final = "agent_message"

@@ -1,0 +1,1 @@
+"""Conversation states, the queue, presence and assignment."""

@@ -1,0 +1,204 @@
+"""The in-process :class:`RoutingState`: the embedded default for one server process.
+
+No method awaits between reading and writing, so each is atomic under asyncio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import time
+from collections import defaultdict
+
+from handoff.routing.model import Presence, QueueEntry
+
+__all__ = ["MemoryState"]
+
+_EWMA = 0.2
+
+
+class MemoryState:
+    def __init__(self) -> None:
+        self._agents: dict[str, Presence] = {}
+        self._connections: dict[tuple[str, str], int] = defaultdict(int)
+        self._queues: dict[str, list[QueueEntry]] = defaultdict(list)
+        self._assigned: dict[str, str] = {}
+        self._by_agent: dict[str, set[str]] = defaultdict(set)
+        self._deadlines: dict[str, dict[str, float]] = defaultdict(dict)
+        self._heaps: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        self._seq: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+        self._waits: dict[str, float] = {}
+        self._initialized = False
+
+    async def initialize(self) -> bool:
+        first = not self._initialized
+        self._initialized = True
+        return first
+
+    async def close(self) -> None:
+        return None
+
+    # presence ---------------------------------------------------------------
+    async def put_agent(self, presence: Presence) -> Presence:
+        old = self._agents.get(presence.agent_id)
+        if old is not None:
+            presence.last_assigned_at = old.last_assigned_at
+        presence.load = len(self._by_agent.get(presence.agent_id, ()))
+        self._agents[presence.agent_id] = presence
+        return dataclasses.replace(presence)
+
+    async def get_agent(self, agent_id: str) -> Presence | None:
+        agent = self._agents.get(agent_id)
+        return dataclasses.replace(agent) if agent else None
+
+    async def agents_for_bot(self, bot_id: str) -> list[Presence]:
+        return [dataclasses.replace(a) for a in self._agents.values() if bot_id in a.bots]
+
+    async def touch_connection(self, kind: str, key: str, delta: int) -> int:
+        k = (kind, key)
+        value = max(0, self._connections[k] + delta)
+        if value:
+            self._connections[k] = value
+        else:
+            self._connections.pop(k, None)
+        return value
+
+    # queue ------------------------------------------------------------------
+    async def enqueue(self, entry: QueueEntry, *, at_head: bool = False) -> int:
+        queue = self._queues[entry.bot_id]
+        for i, existing in enumerate(queue):
+            if existing.conversation_id == entry.conversation_id:
+                return i + 1
+        if at_head:
+            queue.insert(0, entry)
+            return 1
+        queue.append(entry)
+        return len(queue)
+
+    async def dequeue(self, bot_id: str, conversation_id: str) -> bool:
+        return self._remove(bot_id, conversation_id)
+
+    async def queue(self, bot_id: str) -> list[QueueEntry]:
+        return list(self._queues.get(bot_id, ()))
+
+    async def position(self, bot_id: str, conversation_id: str) -> int | None:
+        for i, entry in enumerate(self._queues.get(bot_id, ())):
+            if entry.conversation_id == conversation_id:
+                return i + 1
+        return None
+
+    def _remove(self, bot_id: str, conversation_id: str) -> bool:
+        queue = self._queues.get(bot_id)
+        if not queue:
+            return False
+        for i, entry in enumerate(queue):
+            if entry.conversation_id == conversation_id:
+                del queue[i]
+                return True
+        return False
+
+    # assignment -------------------------------------------------------------
+    def _can_take(self, agent_id: str, bot_id: str) -> Presence | None:
+        agent = self._agents.get(agent_id)
+        if agent is None or bot_id not in agent.bots or not agent.available():
+            return None
+        return agent
+
+    def _assign(self, conversation_id: str, agent: Presence) -> None:
+        self._assigned[conversation_id] = agent.agent_id
+        self._by_agent[agent.agent_id].add(conversation_id)
+        agent.load = len(self._by_agent[agent.agent_id])
+        agent.last_assigned_at = time.time()
+
+    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> bool:
+        agent = self._can_take(agent_id, bot_id)
+        if agent is None or conversation_id in self._assigned:
+            return False
+        if not self._remove(bot_id, conversation_id):
+            return False
+        self._assign(conversation_id, agent)
+        return True
+
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
+        if self._assigned.get(conversation_id) != from_agent or from_agent == to_agent:
+            return False
+        agent = self._can_take(to_agent, bot_id)
+        if agent is None:
+            return False
+        self._unassign(conversation_id)
+        self._assign(conversation_id, agent)
+        return True
+
+    def _unassign(self, conversation_id: str) -> str | None:
+        agent_id = self._assigned.pop(conversation_id, None)
+        if agent_id is not None:
+            owned = self._by_agent[agent_id]
+            owned.discard(conversation_id)
+            if agent_id in self._agents:
+                self._agents[agent_id].load = len(owned)
+        return agent_id
+
+    async def release(self, conversation_id: str) -> str | None:
+        return self._unassign(conversation_id)
+
+    async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
+        self._assigned[conversation_id] = agent_id
+        self._by_agent[agent_id].add(conversation_id)
+
+    async def assigned_agent(self, conversation_id: str) -> str | None:
+        return self._assigned.get(conversation_id)
+
+    async def agent_conversations(self, agent_id: str) -> list[str]:
+        return sorted(self._by_agent.get(agent_id, ()))
+
+    # deadlines --------------------------------------------------------------
+    async def set_deadline(self, kind: str, key: str, at: float) -> None:
+        self._deadlines[kind][key] = at
+        heapq.heappush(self._heaps[kind], (at, key))
+
+    async def clear_deadline(self, kind: str, key: str) -> bool:
+        return self._deadlines[kind].pop(key, None) is not None
+
+    async def pop_due(self, kind: str, now: float) -> list[str]:
+        heap, live, due = self._heaps[kind], self._deadlines[kind], []
+        while heap and heap[0][0] <= now:
+            at, key = heapq.heappop(heap)
+            # Stale heap entries (cleared or moved deadlines) are skipped here
+            # rather than searched for and removed when they change.
+            if live.get(key) == at:
+                del live[key]
+                due.append(key)
+        return due
+
+    # sequence numbers -------------------------------------------------------
+    async def next_seq(self, conversation_id: str) -> int | None:
+        current = self._seq.get(conversation_id)
+        if current is None:
+            return None
+        self._seq[conversation_id] = current + 1
+        return current + 1
+
+    async def seed_seq(self, conversation_id: str, value: int) -> None:
+        if self._seq.get(conversation_id, -1) < value:
+            self._seq[conversation_id] = value
+
+    async def mark_widget_seen(self, conversation_id: str, seq: int) -> None:
+        if self._seen.get(conversation_id, 0) < seq:
+            self._seen[conversation_id] = seq
+
+    async def widget_seen(self, conversation_id: str) -> int:
+        return self._seen.get(conversation_id, 0)
+
+    async def forget(self, conversation_id: str) -> None:
+        self._seq.pop(conversation_id, None)
+        self._seen.pop(conversation_id, None)
+        self._connections.pop(("widget", conversation_id), None)
+
+    # statistics -------------------------------------------------------------
+    async def record_wait(self, bot_id: str, seconds: float) -> None:
+        old = self._waits.get(bot_id)
+        self._waits[bot_id] = seconds if old is None else old + _EWMA * (seconds - old)
+
+    async def average_wait(self, bot_id: str) -> float | None:
+        return self._waits.get(bot_id)

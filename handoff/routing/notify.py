@@ -1,0 +1,23 @@
+"""How routing reaches sockets without importing them."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Notifier"]
+
+
+class Notifier(Protocol):
+    async def widget(
+        self, conversation_id: str, event: str, data: dict[str, Any] | None, *, rich: bool = False
+    ) -> None:
+        """Emit to every widget socket bound to the conversation (``rich``: only opted-in ones)."""
+
+    async def agent(self, agent_id: str, event: str, data: dict[str, Any]) -> None:
+        """Emit to every socket of one agent."""
+
+    async def bot_agents(self, bot_id: str, event: str, data: dict[str, Any]) -> None:
+        """Emit to every connected agent who serves the bot."""
+
+    async def end_widget(self, conversation_id: str) -> None:
+        """Send ``disconnect_socket`` and unbind every widget socket of the conversation."""

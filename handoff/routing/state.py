@@ -1,0 +1,90 @@
+"""The shared routing state: queue, presence, assignments, deadlines, sequence numbers.
+
+This is an interface, not a cache: every operation is a single atomic step
+(``claim`` checks capacity and takes the conversation off the queue at once),
+so an implementation backed by Redis can serve many server processes. The
+in-process implementation is the embedded default.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from handoff.routing.model import Presence, QueueEntry
+
+__all__ = ["DeadlineKind", "RoutingState"]
+
+DeadlineKind = str
+"""``widget`` (grace after a widget left), ``agent`` (grace after an agent left), ``wait``."""
+
+
+class RoutingState(Protocol):
+    async def initialize(self) -> bool:
+        """Prepare the state; True when it is empty and must be rebuilt from the database."""
+
+    async def close(self) -> None: ...
+
+    # presence
+    async def put_agent(self, presence: Presence) -> Presence:
+        """Store the agent's presence; the load already assigned to them is kept."""
+
+    async def get_agent(self, agent_id: str) -> Presence | None: ...
+
+    async def agents_for_bot(self, bot_id: str) -> list[Presence]: ...
+
+    async def touch_connection(self, kind: str, key: str, delta: int) -> int:
+        """Add ``delta`` to the live socket count of a widget conversation or an agent."""
+
+    # queue
+    async def enqueue(self, entry: QueueEntry, *, at_head: bool = False) -> int:
+        """Queue a conversation (no-op when already queued); returns its 1-based position."""
+
+    async def dequeue(self, bot_id: str, conversation_id: str) -> bool: ...
+
+    async def queue(self, bot_id: str) -> list[QueueEntry]: ...
+
+    async def position(self, bot_id: str, conversation_id: str) -> int | None: ...
+
+    # assignment
+    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> bool:
+        """Atomically take a queued conversation for an available agent; False if either lost."""
+
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
+        """Atomically hand an assigned conversation to another available agent."""
+
+    async def release(self, conversation_id: str) -> str | None:
+        """End an assignment; returns the agent who had it."""
+
+    async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
+        """Record an assignment read back from the database after a restart."""
+
+    async def assigned_agent(self, conversation_id: str) -> str | None: ...
+
+    async def agent_conversations(self, agent_id: str) -> list[str]: ...
+
+    # deadlines
+    async def set_deadline(self, kind: DeadlineKind, key: str, at: float) -> None: ...
+
+    async def clear_deadline(self, kind: DeadlineKind, key: str) -> bool: ...
+
+    async def pop_due(self, kind: DeadlineKind, now: float) -> list[str]:
+        """Remove and return the keys whose deadline has passed (each to one caller only)."""
+
+    # sequence numbers and delivery marks
+    async def next_seq(self, conversation_id: str) -> int | None:
+        """The next sequence number of an open conversation; None once it is closed."""
+
+    async def seed_seq(self, conversation_id: str, value: int) -> None:
+        """Open the conversation's counter; the next number is at least ``value + 1``."""
+
+    async def mark_widget_seen(self, conversation_id: str, seq: int) -> None: ...
+
+    async def widget_seen(self, conversation_id: str) -> int: ...
+
+    async def forget(self, conversation_id: str) -> None:
+        """Drop per-conversation counters once it is closed."""
+
+    # wait statistics
+    async def record_wait(self, bot_id: str, seconds: float) -> None: ...
+
+    async def average_wait(self, bot_id: str) -> float | None: ...

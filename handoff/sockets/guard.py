@@ -1,0 +1,56 @@
+"""What every inbound event goes through: size, rate, validation, and errors to the wire."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import ValidationError
+
+from handoff.errors import BadRequest, HandoffError, RateLimited, from_validation_error
+
+__all__ = ["Bucket", "handle", "parse"]
+
+log = logging.getLogger("handoff.sockets")
+
+
+class Bucket:
+    """A token bucket: ``rate`` events a second on average, ``burst`` at once."""
+
+    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, rate, burst):
+        self._rate, self._burst = rate, burst
+        self._tokens, self._stamp = float(burst), time.monotonic()
+
+    def take(self):
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1:
+            raise RateLimited("too many events; slow down")
+        self._tokens -= 1
+
+
+def parse(model, data):
+    """``data`` as ``model``, or a :class:`BadRequest` naming the field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadRequest("the payload must be a JSON object", field="payload")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+async def handle(event, sid, step):
+    """Run ``step``; turn errors into ``(None, error dict)`` and log them."""
+    try:
+        return await step(), None
+    except HandoffError as exc:
+        log.info("%s from %s refused: %s %s", event, sid, exc.code, exc.message)
+        return None, exc.to_wire()
+    except Exception:
+        log.exception("%s from %s failed", event, sid)
+        return None, {"code": "internal_error", "message": "the server could not do this"}

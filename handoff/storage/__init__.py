@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, repositories, migrations, and the Redis key names."""

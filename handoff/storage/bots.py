@@ -1,0 +1,87 @@
+"""Bots and their API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from handoff.storage.db import utcnow
+from handoff.storage.tables import bots
+
+__all__ = ["BotRecord", "BotRepo", "hash_api_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class BotRecord:
+    id: str
+    name: str
+    assignment_mode: str
+    wait_limit_seconds: float | None
+    webhook_url: str | None
+
+
+def hash_api_key(key: str) -> str:
+    # API keys are 256-bit random strings, so a fast hash is enough: there is
+    # nothing to brute-force, and lookups by hash stay indexable.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _record(row: sa.Row[tuple[object, ...]]) -> BotRecord:
+    m = row._mapping
+    return BotRecord(
+        id=m["id"],
+        name=m["name"],
+        assignment_mode=m["assignment_mode"],
+        wait_limit_seconds=m["wait_limit_seconds"],
+        webhook_url=m["webhook_url"],
+    )
+
+
+class BotRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self,
+        name: str,
+        *,
+        assignment_mode: str = "auto",
+        wait_limit_seconds: float | None = None,
+        webhook_url: str | None = None,
+    ) -> tuple[BotRecord, str]:
+        """A new bot and its API key (shown once; only its hash is stored)."""
+        bot_id = "bot_" + secrets.token_hex(8)
+        api_key = "hk_" + secrets.token_urlsafe(32)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                bots.insert().values(
+                    id=bot_id,
+                    name=name,
+                    api_key_hash=hash_api_key(api_key),
+                    assignment_mode=assignment_mode,
+                    wait_limit_seconds=wait_limit_seconds,
+                    webhook_url=webhook_url,
+                    created_at=utcnow(),
+                )
+            )
+        record = BotRecord(bot_id, name, assignment_mode, wait_limit_seconds, webhook_url)
+        return record, api_key
+
+    async def get(self, bot_id: str) -> BotRecord | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(bots.select().where(bots.c.id == bot_id))).first()
+        return _record(row) if row else None
+
+    async def by_api_key(self, api_key: str) -> BotRecord | None:
+        digest = hash_api_key(api_key)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(bots.select().where(bots.c.api_key_hash == digest))).first()
+        return _record(row) if row else None
+
+    async def update(self, bot_id: str, **values: object) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(bots.update().where(bots.c.id == bot_id).values(**values))

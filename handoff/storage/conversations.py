@@ -1,0 +1,233 @@
+"""Conversations and the record of every move between states."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from handoff.protocol.common import ConversationView
+from handoff.routing.states import (
+    CLOSE_REASONS,
+    ConversationState,
+    Transition,
+    next_state,
+)
+from handoff.storage.db import aware, utcnow
+from handoff.storage.tables import conversation_events, conversations, messages
+
+__all__ = ["ConversationRepo", "StaleState"]
+
+
+class StaleState(Exception):
+    """The conversation moved on since it was read (another process or request won)."""
+
+
+def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
+    m = row._mapping
+    return ConversationView(
+        conversation_id=m["id"],
+        bot_id=m["bot_id"],
+        state=m["state"],
+        agent_id=m["agent_id"],
+        team=m["team"],
+        user=m["user"] or {},
+        reason=m["reason"],
+        entities=m["entities"] or {},
+        close_reason=m["close_reason"],
+        outcome=m["outcome"],
+        created_at=aware(m["created_at"]),
+        queued_at=aware(m["queued_at"]),
+        assigned_at=aware(m["assigned_at"]),
+        closed_at=aware(m["closed_at"]),
+    )
+
+
+class ConversationRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def create(
+        self,
+        conversation_id: str,
+        bot_id: str,
+        *,
+        user: dict[str, Any],
+        reason: str | None,
+        entities: dict[str, Any],
+        team: str | None,
+        actor: str,
+    ) -> ConversationView:
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                conversations.insert().values(
+                    id=conversation_id,
+                    bot_id=bot_id,
+                    state=ConversationState.PENDING,
+                    user=user,
+                    reason=reason,
+                    entities=entities,
+                    team=team,
+                    session_start_seq=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await self._record(
+                conn, conversation_id, None, ConversationState.PENDING, "create", actor, {}, now
+            )
+        view = await self.get(conversation_id)
+        assert view is not None
+        return view
+
+    async def get(self, conversation_id: str) -> ConversationView | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    conversations.select().where(conversations.c.id == conversation_id)
+                )
+            ).first()
+        return _view(row) if row else None
+
+    async def session_start_seq(self, conversation_id: str) -> int:
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(
+                sa.select(conversations.c.session_start_seq).where(
+                    conversations.c.id == conversation_id
+                )
+            )
+        return int(value or 0)
+
+    async def open_conversations(self) -> list[ConversationView]:
+        """Every conversation not closed, oldest first (used to rebuild in-process state)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    conversations.select()
+                    .where(conversations.c.state != ConversationState.CLOSED)
+                    .order_by(conversations.c.queued_at, conversations.c.created_at)
+                )
+            ).all()
+        return [_view(r) for r in rows]
+
+    async def transition(
+        self,
+        conversation_id: str,
+        expected: ConversationState,
+        transition: Transition,
+        *,
+        actor: str,
+        agent_id: str | None = None,
+        team: str | None = None,
+        outcome: str | None = None,
+        detail: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> ConversationView:
+        """Move the conversation by ``transition`` if it is still in ``expected``.
+
+        The update is conditional on the state it was read in, so two processes
+        racing to move one conversation cannot both succeed.
+        """
+        target = next_state(expected, transition)
+        now = utcnow()
+        values: dict[str, Any] = {"state": target, "updated_at": now, **extra}
+        if target is ConversationState.QUEUED:
+            values["queued_at"] = now
+            values["agent_id"] = None
+        if target is ConversationState.ASSIGNED:
+            values["agent_id"] = agent_id
+            values["assigned_at"] = now
+        if team is not None:
+            values["team"] = team
+        if target is ConversationState.CLOSED:
+            values["closed_at"] = now
+            values["close_reason"] = CLOSE_REASONS[transition]
+            values["outcome"] = outcome
+        if transition is Transition.REOPEN:
+            values.update(
+                close_reason=None,
+                outcome=None,
+                closed_at=None,
+                agent_id=None,
+                assigned_at=None,
+                queued_at=None,
+            )
+        async with self._engine.begin() as conn:
+            if transition is Transition.REOPEN:
+                values["session_start_seq"] = await conn.scalar(
+                    sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0)).where(
+                        messages.c.conversation_id == conversation_id
+                    )
+                )
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id, conversations.c.state == expected)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise StaleState(conversation_id)
+            record = dict(detail or {})
+            if agent_id is not None:
+                record["agent_id"] = agent_id
+            if team is not None:
+                record["team"] = team
+            await self._record(
+                conn, conversation_id, expected, target, transition, actor, record, now
+            )
+            row = (
+                await conn.execute(
+                    conversations.select().where(conversations.c.id == conversation_id)
+                )
+            ).one()
+        return _view(row)
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    conversation_events.select()
+                    .where(conversation_events.c.conversation_id == conversation_id)
+                    .order_by(conversation_events.c.id)
+                )
+            ).all()
+        return [
+            {
+                "from": r.from_state,
+                "to": r.to_state,
+                "transition": r.transition,
+                "actor": r.actor,
+                "detail": r.detail,
+                "at": aware(r.at),
+            }
+            for r in rows
+        ]
+
+    @staticmethod
+    async def _record(
+        conn: AsyncConnection,
+        conversation_id: str,
+        from_state: ConversationState | None,
+        to_state: ConversationState,
+        transition: str,
+        actor: str,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        await conn.execute(
+            conversation_events.insert().values(
+                conversation_id=conversation_id,
+                from_state=from_state,
+                to_state=to_state,
+                transition=transition,
+                actor=actor,
+                detail=detail,
+                at=at,
+            )
+        )

@@ -1,0 +1,160 @@
+"""The schema. Alembic migrations in ``migrations/versions`` must match it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "agent_bots",
+    "agents",
+    "bots",
+    "conversation_events",
+    "conversations",
+    "messages",
+    "metadata",
+    "transcripts",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_now = sa.func.current_timestamp()
+
+bots = sa.Table(
+    "bots",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("api_key_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("assignment_mode", sa.String(16), nullable=False, server_default="auto"),
+    sa.Column("wait_limit_seconds", sa.Float, nullable=True),
+    sa.Column("webhook_url", sa.String(2000), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False, server_default="agent"),
+    sa.Column("capacity", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
+agent_bots = sa.Table(
+    "agent_bots",
+    metadata,
+    sa.Column(
+        "agent_id", sa.String(64), sa.ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("teams", sa.JSON, nullable=False, default=list),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column(
+        "bot_id",
+        sa.String(64),
+        sa.ForeignKey("bots.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column(
+        "agent_id",
+        sa.String(64),
+        sa.ForeignKey("agents.id", ondelete="SET NULL"),
+        nullable=True,
+        index=True,
+    ),
+    sa.Column("team", sa.String(100), nullable=True),
+    sa.Column("user", sa.JSON, nullable=False, default=dict),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("entities", sa.JSON, nullable=False, default=dict),
+    sa.Column("close_reason", sa.String(32), nullable=True),
+    sa.Column("outcome", sa.String(200), nullable=True),
+    sa.Column("session_start_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+conversation_events = sa.Table(
+    "conversation_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(128),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("transition", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False, default=dict),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(128),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(16), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("client_msg_id", sa.String(128), nullable=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("conversation_id", "seq"),
+)
+
+transcripts = sa.Table(
+    "transcripts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(128),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sa.Index(
+    "uq_messages_client_msg_id",
+    messages.c.conversation_id,
+    messages.c.client_msg_id,
+    unique=True,
+    sqlite_where=messages.c.client_msg_id.isnot(None),
+    postgresql_where=messages.c.client_msg_id.isnot(None),
+)

@@ -1,0 +1,209 @@
+"""Fixtures: a real server on a free port, real Socket.IO clients, real databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+from aiohttp import ClientSession, web
+
+from handoff.api.keys import SERVICE
+from handoff.app import create_app
+from handoff.config import Settings
+from handoff.routing.service import HandoffService
+from handoff.storage.agents import AgentRecord
+
+POSTGRES_URL = os.environ.get(
+    "HANDOFF_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TIMEOUT = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Recorder:
+    """Every event a client received, in order, with a way to wait for the next match."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self._taken: set[int] = set()
+        self._changed = asyncio.Condition()
+
+    async def add(self, event: str, data: Any) -> None:
+        async with self._changed:
+            self.events.append((event, data))
+            self._changed.notify_all()
+
+    def of(self, event: str) -> list[Any]:
+        return [d for e, d in self.events if e == event]
+
+    async def wait(
+        self, event: str, where: Callable[[Any], bool] = lambda _: True, *, timeout: float = TIMEOUT
+    ) -> Any:
+        """The first ``event`` matching ``where`` not yet taken by an earlier wait."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for i, (e, d) in enumerate(self.events):
+                    if e == event and where(d) and i not in self._taken:
+                        self._taken.add(i)
+                        return d
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no {event!r} within {timeout}s; got {self.events!r}")
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    pass
+
+
+
+@dataclass
+class Client:
+    sio: socketio.AsyncClient
+    rec: Recorder
+    namespace: str
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        await self.sio.emit(event, data, namespace=self.namespace)
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.sio.call(event, data, namespace=self.namespace, timeout=TIMEOUT)
+
+    async def close(self) -> None:
+        await self.sio.disconnect()
+
+
+@dataclass
+class Bot:
+    id: str
+    api_key: str
+
+
+@dataclass
+class Server:
+    url: str
+    app: web.Application
+    settings: Settings
+    http: ClientSession
+    clients: list[Client] = field(default_factory=list)
+
+    @property
+    def service(self) -> HandoffService:
+        return self.app[SERVICE]
+
+    async def bot(self, **kwargs: Any) -> Bot:
+        record, key = await self.service.bots.create("Test bot", **kwargs)
+        return Bot(record.id, key)
+
+    async def agent(self, bot: Bot | list[Bot], *, capacity: int = 3, email: str | None = None,
+                    teams: list[str] | None = None, name: str | None = None) -> AgentRecord:
+        bots = bot if isinstance(bot, list) else [bot]
+        email = email or f"agent{len(self.clients)}-{time.monotonic_ns()}@example.com"
+        return await self.service.agents.create(
+            email, "s3cret-pass", name=name, bots=[b.id for b in bots], capacity=capacity,
+            teams=teams,
+        )
+
+    async def handoff(self, bot: Bot, **body: Any) -> dict[str, Any]:
+        async with self.http.post(
+            f"{self.url}/api/v1/bots/{bot.id}/handoff",
+            json=body,
+            headers={"Authorization": f"Bearer {bot.api_key}"},
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+            return dict(await resp.json())
+
+    async def login(self, email: str, password: str = "s3cret-pass") -> str:
+        async with self.http.post(f"{self.url}/api/v1/auth/login",
+                                  json={"email": email, "password": password}) as resp:
+            assert resp.status == 200, await resp.text()
+            return str((await resp.json())["token"])
+
+    async def _connect(self, namespace: str, auth: Any = None) -> Client:
+        sio = socketio.AsyncClient(reconnection=False)
+        rec = Recorder()
+
+        async def catch_all(event: str, *args: Any) -> None:
+            await rec.add(event, args[0] if args else None)
+
+        sio.on("*", catch_all, namespace=namespace)
+        await sio.connect(self.url, namespaces=[namespace], auth=auth, transports=["websocket"],
+                          wait_timeout=TIMEOUT)
+        client = Client(sio, rec, namespace)
+        self.clients.append(client)
+        return client
+
+    async def widget(self, conversation_id: str | None = None, bot: Bot | None = None,
+                     **extra: Any) -> Client:
+        """A widget socket; bound with ``username`` when given a conversation."""
+        client = await self._connect("/live_agent")
+        await client.rec.wait("startConversation")
+        if conversation_id is not None:
+            assert bot is not None
+            ack = await client.call("username", {"ConversationID": conversation_id,
+                                                 "BotID": bot.id, **extra})
+            assert ack["ok"], ack
+        return client
+
+    async def agent_socket(self, agent: AgentRecord, *, online: bool = True,
+                           capacity: int | None = None) -> Client:
+        token = await self.login(agent.email)
+        client = await self._connect("/agent", auth={"token": token})
+        if online:
+            ack = await client.call("set_status", {"status": "online", "capacity": capacity})
+            assert ack["ok"], ack
+        return client
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    port = free_port()
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "data_dir": tmp_path,
+        "secret_key": "test-secret-key-for-signing-tokens",
+        "sweep_interval_seconds": 3600,  # tests drive timers with service.sweep(now)
+        **overrides,
+    }
+    return Settings(**values)
+
+
+
+async def start_server(settings: Settings) -> tuple[web.AppRunner, Server]:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    server = Server(f"http://{settings.host}:{settings.port}", app, settings, ClientSession())
+    return runner, server
+
+
+async def stop_server(runner: web.AppRunner, server: Server) -> None:
+    for client in server.clients:
+        if client.sio.connected:
+            await client.close()
+    await server.http.close()
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    runner, srv = await start_server(make_settings(tmp_path))
+    try:
+        yield srv
+    finally:
+        await stop_server(runner, srv)
