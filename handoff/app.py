@@ -64,8 +64,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """The whole server for ``settings``; resources open when the app starts."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
-    app[SIGNER] = TokenSigner(load_secret_key(settings),
-                              max_age_seconds=settings.token_ttl_seconds)
+    app[SIGNER] = TokenSigner(load_secret_key(settings), max_age_seconds=settings.token_ttl_seconds)
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)

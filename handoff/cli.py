@@ -49,8 +49,9 @@ def serve(args: argparse.Namespace) -> None:
         settings.host = args.host
     if args.port is not None:
         settings.port = args.port
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         import uvloop
 
@@ -75,8 +76,7 @@ def serve(args: argparse.Namespace) -> None:
         )
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
 
 
 def _with_db(work: Callable[[Any], Awaitable[dict[str, Any]]]) -> None:
@@ -105,11 +105,17 @@ def migrate(args: argparse.Namespace) -> None:
 def create_bot(args: argparse.Namespace) -> None:
     async def work(engine: Any) -> dict[str, Any]:
         bot, key = await BotRepo(engine).create(
-            args.name, assignment_mode=args.assignment, wait_limit_seconds=args.wait_limit,
+            args.name,
+            assignment_mode=args.assignment,
+            wait_limit_seconds=args.wait_limit,
             webhook_url=args.webhook_url,
         )
-        return {"bot_id": bot.id, "api_key": key, "name": bot.name,
-                "assignment_mode": bot.assignment_mode}
+        return {
+            "bot_id": bot.id,
+            "api_key": key,
+            "name": bot.name,
+            "assignment_mode": bot.assignment_mode,
+        }
 
     _with_db(work)
 
@@ -121,11 +127,21 @@ def create_agent(args: argparse.Namespace) -> None:
             if await bots.get(bot_id) is None:
                 sys.exit(f"handoff: --bot {bot_id}: no such bot")
         agent = await AgentRepo(engine).create(
-            args.email, args.password, name=args.name, bots=args.bot, capacity=args.capacity,
-            teams=args.team, role=args.role,
+            args.email,
+            args.password,
+            name=args.name,
+            bots=args.bot,
+            capacity=args.capacity,
+            teams=args.team,
+            role=args.role,
         )
-        return {"agent_id": agent.id, "email": agent.email, "name": agent.name,
-                "bots": list(agent.bots), "capacity": agent.capacity}
+        return {
+            "agent_id": agent.id,
+            "email": agent.email,
+            "name": agent.name,
+            "bots": list(agent.bots),
+            "capacity": agent.capacity,
+        }
 
     _with_db(work)
 

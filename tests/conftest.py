@@ -50,10 +50,10 @@ class Recorder:
         return [d for e, d in self.events if e == event]
 
     async def wait(
-        self, event: str, where: Callable[[Any], bool] = lambda _: True, *, timeout: float = TIMEOUT
+        self, event: str, where: Callable[[Any], bool] = lambda _: True, *, within: float = TIMEOUT
     ) -> Any:
         """The first ``event`` matching ``where`` not yet taken by an earlier wait."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with self._changed:
             while True:
                 for i, (e, d) in enumerate(self.events):
@@ -62,12 +62,11 @@ class Recorder:
                         return d
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(f"no {event!r} within {timeout}s; got {self.events!r}")
+                    raise AssertionError(f"no {event!r} within {within}s; got {self.events!r}")
                 try:
                     await asyncio.wait_for(self._changed.wait(), remaining)
                 except TimeoutError:
                     pass
-
 
 
 @dataclass
@@ -108,12 +107,23 @@ class Server:
         record, key = await self.service.bots.create("Test bot", **kwargs)
         return Bot(record.id, key)
 
-    async def agent(self, bot: Bot | list[Bot], *, capacity: int = 3, email: str | None = None,
-                    teams: list[str] | None = None, name: str | None = None) -> AgentRecord:
+    async def agent(
+        self,
+        bot: Bot | list[Bot],
+        *,
+        capacity: int = 3,
+        email: str | None = None,
+        teams: list[str] | None = None,
+        name: str | None = None,
+    ) -> AgentRecord:
         bots = bot if isinstance(bot, list) else [bot]
         email = email or f"agent{len(self.clients)}-{time.monotonic_ns()}@example.com"
         return await self.service.agents.create(
-            email, "s3cret-pass", name=name, bots=[b.id for b in bots], capacity=capacity,
+            email,
+            "s3cret-pass",
+            name=name,
+            bots=[b.id for b in bots],
+            capacity=capacity,
             teams=teams,
         )
 
@@ -127,8 +137,9 @@ class Server:
             return dict(await resp.json())
 
     async def login(self, email: str, password: str = "s3cret-pass") -> str:
-        async with self.http.post(f"{self.url}/api/v1/auth/login",
-                                  json={"email": email, "password": password}) as resp:
+        async with self.http.post(
+            f"{self.url}/api/v1/auth/login", json={"email": email, "password": password}
+        ) as resp:
             assert resp.status == 200, await resp.text()
             return str((await resp.json())["token"])
 
@@ -140,26 +151,34 @@ class Server:
             await rec.add(event, args[0] if args else None)
 
         sio.on("*", catch_all, namespace=namespace)
-        await sio.connect(self.url, namespaces=[namespace], auth=auth, transports=["websocket"],
-                          wait_timeout=TIMEOUT)
+        await sio.connect(
+            self.url,
+            namespaces=[namespace],
+            auth=auth,
+            transports=["websocket"],
+            wait_timeout=TIMEOUT,
+        )
         client = Client(sio, rec, namespace)
         self.clients.append(client)
         return client
 
-    async def widget(self, conversation_id: str | None = None, bot: Bot | None = None,
-                     **extra: Any) -> Client:
+    async def widget(
+        self, conversation_id: str | None = None, bot: Bot | None = None, **extra: Any
+    ) -> Client:
         """A widget socket; bound with ``username`` when given a conversation."""
         client = await self._connect("/live_agent")
         await client.rec.wait("startConversation")
         if conversation_id is not None:
             assert bot is not None
-            ack = await client.call("username", {"ConversationID": conversation_id,
-                                                 "BotID": bot.id, **extra})
+            ack = await client.call(
+                "username", {"ConversationID": conversation_id, "BotID": bot.id, **extra}
+            )
             assert ack["ok"], ack
         return client
 
-    async def agent_socket(self, agent: AgentRecord, *, online: bool = True,
-                           capacity: int | None = None) -> Client:
+    async def agent_socket(
+        self, agent: AgentRecord, *, online: bool = True, capacity: int | None = None
+    ) -> Client:
         token = await self.login(agent.email)
         client = await self._connect("/agent", auth={"token": token})
         if online:
@@ -179,7 +198,6 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
 
 
 async def start_server(settings: Settings) -> tuple[web.AppRunner, Server]:
@@ -203,6 +221,36 @@ async def stop_server(runner: web.AppRunner, server: Server) -> None:
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     runner, srv = await start_server(make_settings(tmp_path))
+    try:
+        yield srv
+    finally:
+        await stop_server(runner, srv)
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        admin = await asyncpg.connect(base, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {base}: {exc}")
+    name = f"handoff_test_{os.getpid()}_{time.monotonic_ns()}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_server(tmp_path: Path, postgres_url: str) -> AsyncIterator[Server]:
+    runner, srv = await start_server(make_settings(tmp_path, database_url=postgres_url))
     try:
         yield srv
     finally:

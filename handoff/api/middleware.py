@@ -30,7 +30,9 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.R
 async def json_body(request: web.Request, model: type[M]) -> M:
     """The request body as ``model``; a clear 400 naming the field otherwise."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise TooLarge(f"the body is over {MAX_BODY_BYTES} bytes", field="body", code="body_too_large")
+        raise TooLarge(
+            f"the body is over {MAX_BODY_BYTES} bytes", field="body", code="body_too_large"
+        )
     raw = await request.read()
     if not raw:
         raw = b"{}"
@@ -51,8 +53,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HandoffError as exc:
-        log.info("%s %s → %d %s: %s", request.method, request.path, exc.status, exc.code,
-                 exc.message)
+        log.info(
+            "%s %s → %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message
+        )
         return json_response({"error": exc.to_wire()}, status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -45,8 +45,7 @@ async def login(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     record = await service.agents.authenticate(body.email, body.password)
     if record is None:
-        raise Unauthorized("wrong email or password", field="password",
-                           code="invalid_credentials")
+        raise Unauthorized("wrong email or password", field="password", code="invalid_credentials")
     token = request.app[SIGNER].issue(record.id)
     presence = await service.state.get_agent(record.id)
     return json_response(LoginResponse(token=token, agent=service.agent_view(record, presence)))
@@ -108,7 +107,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_get("/api/v1/agents/me", me)
     app.router.add_post("/api/v1/bots/{bot_id}/handoff", execute_handoff)
-    app.router.add_get("/api/v1/bots/{bot_id}/conversations/{conversation_id}",
-                       conversation_status)
+    app.router.add_get("/api/v1/bots/{bot_id}/conversations/{conversation_id}", conversation_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -15,6 +15,7 @@ from typing import Any
 
 from handoff.config import Settings
 from handoff.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from handoff.metrics import QUEUE_WAIT
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
     AgentView,
@@ -408,6 +409,7 @@ class HandoffService:
         if view.queued_at is not None and view.assigned_at is not None:
             waited = (view.assigned_at - view.queued_at).total_seconds()
             await self.state.record_wait(view.bot_id, waited)
+            QUEUE_WAIT.observe(waited)
         agent = await self.state.get_agent(agent_id)
         name = agent.name if agent else "An agent"
         await self._deliver_assignment(view, agent_id)

@@ -8,6 +8,8 @@ barely compress. We swap in the same WebSocket wrapper with compression off.
 
 from __future__ import annotations
 
+from typing import Any
+
 import engineio
 import socketio
 from aiohttp.web import WebSocketResponse
@@ -16,8 +18,8 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 __all__ = ["SocketServer"]
 
 
-class _PlainWebSocket(eio_aiohttp.WebSocket):
-    async def __call__(self, environ):
+class _PlainWebSocket(eio_aiohttp.WebSocket):  # type: ignore[misc]
+    async def __call__(self, environ: dict[str, Any]) -> WebSocketResponse:
         request = environ["aiohttp.request"]
         self._sock = WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=False
@@ -28,12 +30,12 @@ class _PlainWebSocket(eio_aiohttp.WebSocket):
         return self._sock
 
 
-class _EngineServer(engineio.AsyncServer):
-    def __init__(self, *args, **kwargs):
+class _EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._async = {**self._async, "websocket": _PlainWebSocket}
+        self._async: dict[str, Any] = {**self._async, "websocket": _PlainWebSocket}
 
 
-class SocketServer(socketio.AsyncServer):
-    def _engineio_server_class(self):
+class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    def _engineio_server_class(self) -> type[_EngineServer]:
         return _EngineServer

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from handoff.errors import BadRequest, HandoffError, RateLimited, from_validation_error
 
@@ -13,17 +15,20 @@ __all__ = ["Bucket", "handle", "parse"]
 
 log = logging.getLogger("handoff.sockets")
 
+M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+
 
 class Bucket:
     """A token bucket: ``rate`` events a second on average, ``burst`` at once."""
 
     __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
 
-    def __init__(self, rate, burst):
+    def __init__(self, rate: float, burst: int) -> None:
         self._rate, self._burst = rate, burst
         self._tokens, self._stamp = float(burst), time.monotonic()
 
-    def take(self):
+    def take(self) -> None:
         now = time.monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
@@ -32,7 +37,7 @@ class Bucket:
         self._tokens -= 1
 
 
-def parse(model, data):
+def parse(model: type[M], data: Any) -> M:
     """``data`` as ``model``, or a :class:`BadRequest` naming the field."""
     if data is None:
         data = {}
@@ -44,7 +49,9 @@ def parse(model, data):
         raise from_validation_error(exc) from None
 
 
-async def handle(event, sid, step):
+async def handle(
+    event: str, sid: str, step: Callable[[], Awaitable[R]]
+) -> tuple[R | None, dict[str, Any] | None]:
     """Run ``step``; turn errors into ``(None, error dict)`` and log them."""
     try:
         return await step(), None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from handoff.protocol import events as ev
 from handoff.storage import keys
 
@@ -9,29 +11,38 @@ __all__ = ["SocketNotifier"]
 
 
 class SocketNotifier:
-    def __init__(self, sio):
+    def __init__(self, sio: Any) -> None:
         self._sio = sio
 
-    async def widget(self, conversation_id, event, data, *, rich=False):
+    async def widget(
+        self, conversation_id: str, event: str, data: dict[str, Any] | None, *, rich: bool = False
+    ) -> None:
         await self._sio.emit(
-            event, data, room=keys.widget_room(conversation_id, rich=rich),
+            event,
+            data,
+            room=keys.widget_room(conversation_id, rich=rich),
             namespace=ev.WIDGET_NAMESPACE,
         )
 
-    async def agent(self, agent_id, event, data):
-        await self._sio.emit(event, data, room=keys.agent_room(agent_id),
-                             namespace=ev.AGENT_NAMESPACE)
+    async def agent(self, agent_id: str, event: str, data: dict[str, Any]) -> None:
+        await self._sio.emit(
+            event, data, room=keys.agent_room(agent_id), namespace=ev.AGENT_NAMESPACE
+        )
 
-    async def bot_agents(self, bot_id, event, data):
-        await self._sio.emit(event, data, room=keys.bot_room(bot_id),
-                             namespace=ev.AGENT_NAMESPACE)
+    async def bot_agents(self, bot_id: str, event: str, data: dict[str, Any]) -> None:
+        await self._sio.emit(event, data, room=keys.bot_room(bot_id), namespace=ev.AGENT_NAMESPACE)
 
-    async def end_widget(self, conversation_id):
+    async def end_widget(self, conversation_id: str) -> None:
         room = keys.widget_room(conversation_id)
-        await self._sio.emit(ev.DISCONNECT_SOCKET, {"conversation_id": conversation_id},
-                             room=room, namespace=ev.WIDGET_NAMESPACE)
+        await self._sio.emit(
+            ev.DISCONNECT_SOCKET,
+            {"conversation_id": conversation_id},
+            room=room,
+            namespace=ev.WIDGET_NAMESPACE,
+        )
         # Closing the rooms (on every process, through the manager) means a
         # widget that ignores disconnect_socket hears nothing more of it.
         await self._sio.close_room(room, namespace=ev.WIDGET_NAMESPACE)
-        await self._sio.close_room(keys.widget_room(conversation_id, rich=True),
-                                   namespace=ev.WIDGET_NAMESPACE)
+        await self._sio.close_room(
+            keys.widget_room(conversation_id, rich=True), namespace=ev.WIDGET_NAMESPACE
+        )

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import socketio
 
+from handoff.config import Settings
 from handoff.errors import Forbidden, HandoffError
+from handoff.metrics import CONNECTIONS
 from handoff.protocol import events as ev
 from handoff.protocol.widget import FromUser, MessagesToClient, Username, WidgetTyping
+from handoff.routing.service import HandoffService
 from handoff.sockets.guard import Bucket, handle, parse
 from handoff.storage import keys
 
@@ -25,8 +30,8 @@ class _Binding:
     bot_id: str
 
 
-class WidgetNamespace(socketio.AsyncNamespace):
-    def __init__(self, service, settings):
+class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, service: HandoffService, settings: Settings) -> None:
         super().__init__(ev.WIDGET_NAMESPACE)
         self._service = service
         self._settings = settings
@@ -34,9 +39,10 @@ class WidgetNamespace(socketio.AsyncNamespace):
         # rate bucket) live with the socket's process, as the socket does.
         self._bindings: dict[str, _Binding] = {}
         self._buckets: dict[str, Bucket] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def on_connect(self, sid, environ, auth=None):
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        CONNECTIONS.labels("widget").inc()
         self._buckets[sid] = Bucket(
             self._settings.rate_limit_per_second, self._settings.rate_limit_burst
         )
@@ -45,43 +51,52 @@ class WidgetNamespace(socketio.AsyncNamespace):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def on_disconnect(self, sid, *args):
+    async def on_disconnect(self, sid: str, *args: Any) -> None:
+        CONNECTIONS.labels("widget").dec()
         self._buckets.pop(sid, None)
         binding = self._bindings.pop(sid, None)
         if binding is not None:
-            await self._run("disconnect", sid, lambda: self._service.widget_left(
-                binding.conversation_id))
+            await self._run(
+                "disconnect", sid, lambda: self._service.widget_left(binding.conversation_id)
+            )
 
-    async def _fail(self, event, sid, error):
+    async def _fail(self, event: str, sid: str, error: dict[str, Any]) -> dict[str, Any]:
         await self.emit(ev.ERROR, {**error, "event": event}, room=sid)
         return {"ok": False, "error": error}
 
-    async def _run(self, event, sid, step):
+    async def _run(self, event: str, sid: str, step: Callable[[], Awaitable[Any]]) -> Any:
         result, error = await handle(event, sid, step)
         if error is not None:
             return await self._fail(event, sid, error)
         return result
 
-    def _limit(self, sid):
+    def _limit(self, sid: str) -> None:
         bucket = self._buckets.get(sid)
         if bucket is not None:
             bucket.take()
 
-    def _bound(self, sid, conversation_id, bot_id):
+    def _bound(self, sid: str, conversation_id: str, bot_id: str) -> _Binding:
         binding = self._bindings.get(sid)
         if binding is None:
-            raise Forbidden("emit username with your ConversationID first",
-                            field="ConversationID", code="not_bound")
+            raise Forbidden(
+                "emit username with your ConversationID first",
+                field="ConversationID",
+                code="not_bound",
+            )
         if conversation_id != binding.conversation_id:
-            raise Forbidden("this socket is bound to another conversation",
-                            field="ConversationID", code="conversation_mismatch")
+            raise Forbidden(
+                "this socket is bound to another conversation",
+                field="ConversationID",
+                code="conversation_mismatch",
+            )
         if bot_id != binding.bot_id:
-            raise Forbidden("BotID does not match this conversation", field="BotID",
-                            code="bot_mismatch")
+            raise Forbidden(
+                "BotID does not match this conversation", field="BotID", code="bot_mismatch"
+            )
         return binding
 
-    async def on_username(self, sid, data):
-        async def step():
+    async def on_username(self, sid: str, data: Any) -> Any:
+        async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(Username, data)
             cid = req.ConversationID
@@ -93,8 +108,12 @@ class WidgetNamespace(socketio.AsyncNamespace):
             if old is not None and old.conversation_id == cid:
                 self._bound(sid, cid, req.BotID)
                 view = await self._service.conversation(cid)
-                return {"ok": True, "conversation_id": cid, "state": view.state,
-                        "agent_id": view.agent_id}
+                return {
+                    "ok": True,
+                    "conversation_id": cid,
+                    "state": view.state,
+                    "agent_id": view.agent_id,
+                }
             # Join before binding: binding may announce the queue position or an
             # agent to this room, and the widget must hear it.
             await self.enter_room(sid, keys.widget_room(cid))
@@ -116,17 +135,21 @@ class WidgetNamespace(socketio.AsyncNamespace):
                     room=sid,
                 )
             view = result.conversation
-            return {"ok": True, "conversation_id": cid, "state": view.state,
-                    "agent_id": view.agent_id}
+            return {
+                "ok": True,
+                "conversation_id": cid,
+                "state": view.state,
+                "agent_id": view.agent_id,
+            }
 
         return await self._run(ev.USERNAME, sid, step)
 
-    async def _leave(self, sid, conversation_id):
+    async def _leave(self, sid: str, conversation_id: str) -> None:
         await self.leave_room(sid, keys.widget_room(conversation_id))
         await self.leave_room(sid, keys.widget_room(conversation_id, rich=True))
 
-    async def on_from_user(self, sid, data):
-        async def step():
+    async def on_from_user(self, sid: str, data: Any) -> Any:
+        async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(FromUser, data)
             self._bound(sid, req.ConversationID, req.BotID)
@@ -135,37 +158,43 @@ class WidgetNamespace(socketio.AsyncNamespace):
 
         return await self._run(ev.FROM_USER, sid, step)
 
-    async def on_messages_to_client(self, sid, data):
-        async def step():
+    async def on_messages_to_client(self, sid: str, data: Any) -> Any:
+        async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(MessagesToClient, data)
             binding = self._bindings.get(sid)
             if binding is None:
-                raise Forbidden("emit username with your ConversationID first",
-                                field="ConversationID", code="not_bound")
-            await self._service.store_transcript(binding.conversation_id, req.bot_id,
-                                                 req.messages)
+                raise Forbidden(
+                    "emit username with your ConversationID first",
+                    field="ConversationID",
+                    code="not_bound",
+                )
+            await self._service.store_transcript(binding.conversation_id, req.bot_id, req.messages)
             return {"ok": True, "stored": len(req.messages)}
 
         return await self._run(ev.MESSAGES_TO_CLIENT, sid, step)
 
-    async def on_typing(self, sid, data):
-        async def step():
+    async def on_typing(self, sid: str, data: Any) -> Any:
+        async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(WidgetTyping, data)
             binding = self._bindings.get(sid)
             if binding is None or binding.conversation_id != req.ConversationID:
-                raise Forbidden("emit username with your ConversationID first",
-                                field="ConversationID", code="not_bound")
+                raise Forbidden(
+                    "emit username with your ConversationID first",
+                    field="ConversationID",
+                    code="not_bound",
+                )
             await self._service.user_typing(req.ConversationID, req.typing)
             return {"ok": True}
 
         return await self._run(ev.USER_TYPING_IN, sid, step)
 
-    async def trigger_event(self, event, *args):
+    async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect") or hasattr(self, f"on_{event}"):
             return await super().trigger_event(event, *args)
         sid = args[0]
         log.info("unknown widget event %r from %s", event, sid)
-        return await self._fail(event, sid, {"code": "unknown_event",
-                                             "message": f"unknown event {event!r}"})
+        return await self._fail(
+            event, sid, {"code": "unknown_event", "message": f"unknown event {event!r}"}
+        )

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from handoff.metrics import TRANSITIONS
 from handoff.protocol.common import ConversationView
 from handoff.routing.states import (
     CLOSE_REASONS,
@@ -173,6 +174,7 @@ class ConversationRepo:
             )
             if result.rowcount != 1:
                 raise StaleState(conversation_id)
+            TRANSITIONS.labels(transition.value).inc()
             record = dict(detail or {})
             if agent_id is not None:
                 record["agent_id"] = agent_id

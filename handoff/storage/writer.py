@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from handoff.metrics import MESSAGES, WRITE_BATCH
 from handoff.protocol.common import MessageView
 from handoff.storage.db import utcnow
 from handoff.storage.messages import MessageRepo
@@ -127,7 +128,9 @@ class MessageWriter:
             return
         self.batches += 1
         self.rows += len(batch)
+        WRITE_BATCH.observe(len(batch))
         for message, future in batch:
+            MESSAGES.labels(message.sender).inc()
             if not future.done():
                 future.set_result(message.view())
 

@@ -11,8 +11,9 @@ async def test_widget_to_agent_and_back(server: Server) -> None:
     assigned = await agent_sock.rec.wait("conversation_assigned")
     assert assigned["conversation"]["conversation_id"] == cid
     await widget.rec.wait("messages")
-    ack = await widget.call("from_user", {"message": "hello", "ConversationID": cid,
-                                          "BotID": bot.id})
+    ack = await widget.call(
+        "from_user", {"message": "hello", "ConversationID": cid, "BotID": bot.id}
+    )
     assert ack["ok"] and ack["seq"] == 1
     msg = await agent_sock.rec.wait("user_message")
     assert msg["text"] == "hello" and msg["seq"] == 1

@@ -1,0 +1,223 @@
+"""Bad input gets a clear error, is logged, and disturbs no other conversation."""
+
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.conftest import Bot, Client, Server
+
+
+async def _live_pair(server: Server, bot: Bot) -> tuple[str, Client, Client]:
+    sock = await server.agent_socket(await server.agent(bot))
+    cid = (await server.handoff(bot))["ConversationID"]
+    widget = await server.widget(cid, bot)
+    await sock.rec.wait("conversation_assigned")
+    return cid, widget, sock
+
+
+async def _still_works(server: Server, bot: Bot, cid: str, widget: Client, agent: Client) -> None:
+    ack = await widget.call(
+        "from_user", {"message": "still fine", "ConversationID": cid, "BotID": bot.id}
+    )
+    assert ack["ok"], ack
+    got = await agent.rec.wait("user_message", lambda d: d["text"] == "still fine")
+    assert got["conversation_id"] == cid
+
+
+WIDGET_CASES: list[tuple[str, Any, str, str | None]] = [
+    ("username", "not an object", "invalid_payload", "payload"),
+    ("username", {"BotID": "x"}, "invalid_payload", "ConversationID"),
+    ("username", {"ConversationID": "", "BotID": "x"}, "invalid_payload", "ConversationID"),
+    (
+        "username",
+        {"ConversationID": "nope-nope-nope", "BotID": "x"},
+        "unknown_conversation",
+        "ConversationID",
+    ),
+    (
+        "from_user",
+        {"message": "hi", "ConversationID": "c", "BotID": "b"},
+        "not_bound",
+        "ConversationID",
+    ),
+    ("from_user", {"ConversationID": "c"}, "invalid_payload", "message"),
+    (
+        "messages_to_client",
+        {"messages": [{"sender": "robot", "message": "x"}], "bot_id": "b"},
+        "invalid_payload",
+        "messages.0.sender",
+    ),
+    ("no_such_event", {}, "unknown_event", None),
+]
+
+
+@pytest.mark.parametrize(("event", "payload", "code", "field"), WIDGET_CASES)
+async def test_widget_bad_input_gets_an_error_event(
+    server: Server, event: str, payload: Any, code: str, field: str | None
+) -> None:
+    bot = await server.bot()
+    cid, good_widget, agent = await _live_pair(server, bot)
+    bad = await server.widget()
+    await bad.emit(event, payload)
+    error = await bad.rec.wait("error")
+    assert error["code"] == code and error["event"] == event
+    assert error.get("field") == field
+    assert error["message"]
+    await _still_works(server, bot, cid, good_widget, agent)
+
+
+async def test_widget_cannot_reach_another_conversation_or_bot(server: Server) -> None:
+    bot = await server.bot()
+    other_bot = await server.bot()
+    cid, widget, agent = await _live_pair(server, bot)
+    other_cid = (await server.handoff(bot))["ConversationID"]
+    # The right conversation with another bot's id.
+    intruder = await server.widget()
+    ack = await intruder.call("username", {"ConversationID": cid, "BotID": other_bot.id})
+    assert ack["error"]["code"] == "bot_mismatch" and ack["error"]["field"] == "BotID"
+    # Bound to one conversation, sending into another.
+    ack = await widget.call(
+        "from_user", {"message": "x", "ConversationID": other_cid, "BotID": bot.id}
+    )
+    assert ack["error"]["code"] == "conversation_mismatch"
+    ack = await widget.call(
+        "from_user", {"message": "x", "ConversationID": cid, "BotID": other_bot.id}
+    )
+    assert ack["error"]["code"] == "bot_mismatch"
+    ack = await widget.call("messages_to_client", {"messages": [], "bot_id": other_bot.id})
+    assert ack["error"]["code"] == "bot_mismatch"
+    assert [m.text for m in await server.service.messages.history(other_cid)] == []
+    await _still_works(server, bot, cid, widget, agent)
+
+
+async def test_oversize_and_empty_messages_are_refused_and_nothing_is_stored(
+    server: Server,
+) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await _live_pair(server, bot)
+    ack = await widget.call(
+        "from_user", {"message": "x" * 4097, "ConversationID": cid, "BotID": bot.id}
+    )
+    assert ack["error"]["code"] == "message_too_large" and ack["error"]["field"] == "message"
+    ack = await widget.call("from_user", {"message": "   ", "ConversationID": cid, "BotID": bot.id})
+    assert ack["error"]["field"] == "message"
+    big = await agent.call("send_message", {"conversation_id": cid, "text": "é" * 3000})
+    assert big["error"]["code"] == "message_too_large"
+    exactly = await widget.call(
+        "from_user", {"message": "x" * 4096, "ConversationID": cid, "BotID": bot.id}
+    )
+    assert exactly["ok"] and exactly["seq"] == 1
+    assert len(await server.service.messages.history(cid)) == 1
+    await _still_works(server, bot, cid, widget, agent)
+
+
+async def test_flooding_widget_is_rate_limited_without_hurting_others(server: Server) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await _live_pair(server, bot)
+    flood_cid, flood_widget, _ = await _live_pair(server, bot)
+    codes = []
+    for i in range(80):
+        ack = await flood_widget.call(
+            "from_user", {"message": f"spam {i}", "ConversationID": flood_cid, "BotID": bot.id}
+        )
+        codes.append("ok" if ack["ok"] else ack["error"]["code"])
+    assert "rate_limited" in codes and codes[0] == "ok"
+    stored = await server.service.messages.history(flood_cid, limit=1000)
+    assert len(stored) == codes.count("ok")
+    await _still_works(server, bot, cid, widget, agent)
+
+
+async def test_agent_with_a_bad_token_is_refused(server: Server) -> None:
+    for auth in ({"token": "forged"}, {}, None, {"token": 42}):
+        sio = socketio.AsyncClient(reconnection=False)
+        refusals: list[Any] = []
+
+        async def refused(data: Any, refusals: list[Any] = refusals) -> None:
+            refusals.append(data)
+
+        sio.on("connect_error", refused, namespace="/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sio.connect(
+                server.url,
+                namespaces=["/agent"],
+                auth=auth,
+                transports=["websocket"],
+                wait_timeout=5,
+            )
+        assert refusals and refusals[0]["code"] == "unauthorized", refusals
+        assert refusals[0]["message"]
+        await sio.disconnect()
+
+
+AGENT_CASES: list[tuple[str, Any, str, str | None]] = [
+    ("set_status", {"status": "sleepy"}, "invalid_payload", "status"),
+    ("set_status", {"status": "online", "capacity": -1}, "invalid_payload", "capacity"),
+    ("accept", {}, "invalid_payload", "conversation_id"),
+    ("accept", {"conversation_id": "does-not-exist"}, "unknown_conversation", "ConversationID"),
+    ("send_message", {"conversation_id": "x", "text": ""}, "invalid_payload", "text"),
+    ("transfer", {"conversation_id": "x"}, "invalid_payload", None),
+    (
+        "transfer",
+        {"conversation_id": "x", "to_agent_id": "a", "to_team": "t"},
+        "invalid_payload",
+        None,
+    ),
+    ("history", {"conversation_id": "x", "after_seq": -1}, "invalid_payload", "after_seq"),
+    ("history", [1, 2], "invalid_payload", "payload"),
+    ("dance", {}, "unknown_event", None),
+]
+
+
+@pytest.mark.parametrize(("event", "payload", "code", "field"), AGENT_CASES)
+async def test_agent_bad_requests_get_error_acks(
+    server: Server, event: str, payload: Any, code: str, field: str | None
+) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await _live_pair(server, bot)
+    ack = await agent.call(event, payload)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == code, ack
+    assert ack["error"].get("field") == field
+    await _still_works(server, bot, cid, widget, agent)
+
+
+async def test_agent_cannot_touch_conversations_that_are_not_theirs(server: Server) -> None:
+    bot = await server.bot()
+    other_bot = await server.bot()
+    cid, widget, owner = await _live_pair(server, bot)
+    colleague = await server.agent_socket(await server.agent(bot))
+    stranger = await server.agent_socket(await server.agent(other_bot))
+    for sock, code in ((colleague, "not_your_conversation"), (stranger, "forbidden")):
+        for event, payload in (
+            ("send_message", {"conversation_id": cid, "text": "hijack"}),
+            ("close", {"conversation_id": cid}),
+            ("typing", {"conversation_id": cid, "typing": True}),
+            ("transfer", {"conversation_id": cid, "to_team": "x"}),
+        ):
+            ack = await sock.call(event, payload)
+            assert ack["error"]["code"] == code, (event, ack)
+    ack = await stranger.call("history", {"conversation_id": cid})
+    assert ack["error"]["code"] == "forbidden"
+    ack = await stranger.call("accept", {"conversation_id": cid})
+    assert ack["error"]["code"] == "forbidden"
+    assert [m.text for m in await server.service.messages.history(cid)] == []
+    await _still_works(server, bot, cid, widget, owner)
+
+
+async def test_client_message_ids_make_agent_sends_idempotent(server: Server) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await _live_pair(server, bot)
+    first = await agent.call(
+        "send_message", {"conversation_id": cid, "text": "once", "client_msg_id": "m-1"}
+    )
+    again = await agent.call(
+        "send_message", {"conversation_id": cid, "text": "once", "client_msg_id": "m-1"}
+    )
+    assert first["ok"] and again["ok"]
+    assert again["message"]["seq"] == first["message"]["seq"]
+    assert [m.text for m in await server.service.messages.history(cid)] == ["once"]
+    await widget.rec.wait("to_user", lambda d: d["message"] == "once")
+    assert [d["message"] for d in widget.rec.of("to_user") if d.get("sender") == "agent"] == [
+        "once"
+    ]

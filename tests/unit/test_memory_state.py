@@ -1,0 +1,58 @@
+from handoff.routing.memory import MemoryState
+from handoff.routing.model import AgentStatus, Presence, QueueEntry
+
+
+def entry(cid: str, bot: str = "b1") -> QueueEntry:
+    return QueueEntry(cid, bot, 0.0)
+
+
+async def test_claim_is_exclusive_and_respects_capacity() -> None:
+    state = MemoryState()
+    await state.put_agent(Presence("a1", "A", AgentStatus.ONLINE, 1, ("b1",)))
+    await state.put_agent(Presence("a2", "B", AgentStatus.ONLINE, 1, ("b1",)))
+    await state.enqueue(entry("c1"))
+    await state.enqueue(entry("c2"))
+    assert await state.claim("b1", "c1", "a1")
+    assert not await state.claim("b1", "c1", "a2")  # already taken
+    assert not await state.claim("b1", "c2", "a1")  # a1 is full
+    assert await state.claim("b1", "c2", "a2")
+    assert await state.queue("b1") == []
+    assert await state.release("c1") == "a1"
+    agent = await state.get_agent("a1")
+    assert agent is not None and agent.load == 0
+
+
+async def test_enqueue_at_head_and_positions() -> None:
+    state = MemoryState()
+    assert await state.enqueue(entry("c1")) == 1
+    assert await state.enqueue(entry("c2")) == 2
+    assert await state.enqueue(entry("c3"), at_head=True) == 1
+    assert await state.enqueue(entry("c2")) == 3  # already queued: unchanged
+    assert [e.conversation_id for e in await state.queue("b1")] == ["c3", "c1", "c2"]
+    assert await state.position("b1", "c2") == 3
+
+
+async def test_deadlines_pop_once_and_can_be_cleared_or_moved() -> None:
+    state = MemoryState()
+    await state.set_deadline("widget", "c1", 10.0)
+    await state.set_deadline("widget", "c2", 10.0)
+    await state.set_deadline("widget", "c3", 10.0)
+    await state.clear_deadline("widget", "c2")
+    await state.set_deadline("widget", "c3", 50.0)
+    assert await state.pop_due("widget", 5.0) == []
+    assert await state.pop_due("widget", 20.0) == ["c1"]
+    assert await state.pop_due("widget", 20.0) == []
+    assert await state.pop_due("widget", 60.0) == ["c3"]
+
+
+async def test_sequence_numbers_only_for_open_conversations() -> None:
+    state = MemoryState()
+    assert await state.next_seq("c1") is None
+    await state.seed_seq("c1", 0)
+    assert await state.next_seq("c1") == 1
+    await state.seed_seq("c1", 10)
+    assert await state.next_seq("c1") == 11
+    await state.seed_seq("c1", 3)  # never goes back
+    assert await state.next_seq("c1") == 12
+    await state.forget("c1")
+    assert await state.next_seq("c1") is None
