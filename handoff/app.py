@@ -15,6 +15,7 @@ from pathlib import Path
 import socketio
 from aiohttp import web
 
+from handoff.api.cors import cors_middleware
 from handoff.api.keys import SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
 from handoff.api.routes import setup_routes
@@ -46,6 +47,11 @@ def _socket_server(settings: Settings) -> SocketServer:
     manager = None
     if settings.redis_url:
         manager = socketio.AsyncRedisManager(settings.redis_url)
+        log.warning(
+            "HANDOFF_REDIS_URL is set: Socket.IO rooms are shared through Redis, but the "
+            "routing state (queue, presence, assignments) is still kept in this process. "
+            "Run a single process until the Redis routing state is available."
+        )
     origins = "*" if "*" in settings.cors_origins else settings.cors_origins
     return SocketServer(
         async_mode="aiohttp",
@@ -62,7 +68,10 @@ def _socket_server(settings: Settings) -> SocketServer:
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """The whole server for ``settings``; resources open when the app starts."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[cors_middleware(settings.cors_origins), error_middleware],
+        client_max_size=1024 * 1024,
+    )
     app[SETTINGS] = settings
     app[SIGNER] = TokenSigner(load_secret_key(settings), max_age_seconds=settings.token_ttl_seconds)
     sio = _socket_server(settings)

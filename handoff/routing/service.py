@@ -282,6 +282,10 @@ class HandoffService:
                 f"{len(items)} messages; the limit is {self.settings.max_transcript_messages}",
                 field="messages",
             )
+        if not items and await self.messages.transcript(conversation_id):
+            # The seed snippet answers every `messages` request, and a widget that
+            # does not fill it in sends []: that must not wipe a transcript we have.
+            return
         await self.messages.replace_transcript(conversation_id, items)
         agent_id = await self.state.assigned_agent(conversation_id)
         if agent_id is not None:

@@ -1,5 +1,6 @@
 """The REST API: sign-in, execute_handoff, conversation status, health."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +130,24 @@ async def test_health_and_metrics(server: Server) -> None:
         assert resp.status == 200 and "handoff_" in await resp.text()
     async with server.http.get(server.url + "/api/v1/nothing-here") as resp:
         assert resp.status == 404 and (await resp.json())["error"]["code"] == "http_404"
+
+
+async def test_cors_follows_the_origin_allow_list(tmp_path: Path) -> None:
+    from tests.conftest import make_settings, start_server, stop_server
+
+    runner, server = await start_server(
+        make_settings(tmp_path, cors_origins=["https://shop.example"])
+    )
+    try:
+        preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"}
+        async with server.http.options(server.url + "/api/v1/auth/login",
+                                       headers=preflight) as resp:
+            assert resp.status == 204
+            assert resp.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+        evil = {**preflight, "Origin": "https://evil.example"}
+        async with server.http.options(server.url + "/api/v1/auth/login", headers=evil) as resp:
+            assert resp.status == 403
+            assert (await resp.json())["error"]["field"] == "Origin"
+            assert "Access-Control-Allow-Origin" not in resp.headers
+    finally:
+        await stop_server(runner, server)

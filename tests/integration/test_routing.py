@@ -37,6 +37,9 @@ async def test_person_waits_in_queue_and_held_messages_reach_the_agent(server: S
     assert got == {"conversation_id": cid, "messages": transcript}
     stored = await server.service.messages.transcript(cid)
     assert [t.message for t in stored] == ["I want a human", "<b>Sure</b>, let me find one"]
+    # A widget that answers a later `messages` with [] does not wipe what is stored.
+    await widget.call("messages_to_client", {"messages": [], "bot_id": bot.id})
+    assert len(await server.service.messages.transcript(cid)) == 2
 
 
 async def test_queue_positions_are_told_and_updated(server: Server) -> None:
