@@ -16,10 +16,11 @@ import socketio
 from aiohttp import web
 
 from handoff.api.cors import cors_middleware
-from handoff.api.keys import SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
 from handoff.api.routes import setup_routes
 from handoff.config import Settings, load_secret_key
+from handoff.ratelimit import BucketMap
 from handoff.routing.memory import MemoryState
 from handoff.routing.service import HandoffService
 from handoff.security import TokenSigner
@@ -59,7 +60,7 @@ def _socket_server(settings: Settings) -> SocketServer:
         cors_allowed_origins=origins,
         # One event at a time per connection: a person's messages keep their order.
         async_handlers=False,
-        max_http_buffer_size=max(64 * 1024, settings.max_message_bytes * 4),
+        max_http_buffer_size=settings.max_packet_bytes,
         http_compression=False,
         logger=False,
         engineio_logger=False,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNER] = TokenSigner(load_secret_key(settings), max_age_seconds=settings.token_ttl_seconds)
+    app[LOGIN_THROTTLE] = BucketMap(rate=1 / 6, burst=10)
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)

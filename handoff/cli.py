@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
 from handoff.storage.agents import AgentRepo
@@ -98,6 +99,8 @@ def _with_db(work: Callable[[Any], Awaitable[dict[str, Any]]]) -> None:
 
 def migrate(args: argparse.Namespace) -> None:
     settings = _settings()
+    if settings.resolved_database_url().startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(upgrade(settings.resolved_database_url(), args.revision))
     print(json.dumps({"ok": True, "revision": args.revision}))
 
@@ -126,15 +129,18 @@ def create_agent(args: argparse.Namespace) -> None:
         for bot_id in args.bot:
             if await bots.get(bot_id) is None:
                 sys.exit(f"handoff: --bot {bot_id}: no such bot")
-        agent = await AgentRepo(engine).create(
-            args.email,
-            args.password,
-            name=args.name,
-            bots=args.bot,
-            capacity=args.capacity,
-            teams=args.team,
-            role=args.role,
-        )
+        try:
+            agent = await AgentRepo(engine).create(
+                args.email,
+                args.password,
+                name=args.name,
+                bots=args.bot,
+                capacity=args.capacity,
+                teams=args.team,
+                role=args.role,
+            )
+        except IntegrityError:
+            sys.exit(f"handoff: --email {args.email}: an agent with this email already exists")
         return {
             "agent_id": agent.id,
             "email": agent.email,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "load_secret_key"]
 
@@ -30,10 +32,12 @@ class Settings(BaseSettings):
     """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
 
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    """Origins allowed for sockets and CORS; ``*`` allows all."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    """Origins allowed for sockets and CORS: comma-separated or a JSON list; ``*`` allows all."""
 
     max_message_bytes: int = Field(default=4096, gt=0)
+    max_packet_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    """Largest Socket.IO packet accepted; Engine.IO closes a connection that sends more."""
     max_transcript_messages: int = Field(default=500, gt=0)
     widget_grace_seconds: float = Field(default=60.0, ge=0)
     agent_grace_seconds: float = Field(default=60.0, ge=0)
@@ -46,7 +50,9 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

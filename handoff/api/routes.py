@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from handoff.api.keys import SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import Forbidden, Unauthorized
 from handoff.protocol.rest import (
@@ -42,6 +42,10 @@ async def _bot(request: web.Request) -> BotRecord:
 
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginRequest)
+    # Slow password guessing down, per address and per account.
+    throttle = request.app[LOGIN_THROTTLE]
+    throttle.take(f"ip:{request.remote}")
+    throttle.take(f"email:{body.email.strip().lower()}")
     service = request.app[SERVICE]
     record = await service.agents.authenticate(body.email, body.password)
     if record is None:

@@ -28,7 +28,7 @@ class TranscriptItem(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
     sender: Literal["user", "bot"]
-    message: str = Field(max_length=20_000)
+    message: str = Field(max_length=4_000)
 
 
 class MessageView(_Out):

@@ -18,7 +18,6 @@ ERROR: Final = "error"
 # /live_agent, server → widget, opt-in extensions
 QUEUE_POSITION: Final = "queue_position"
 AGENT_TYPING: Final = "agent_typing"
-BOUND: Final = "bound"
 
 # /live_agent, widget → server
 USERNAME: Final = "username"
@@ -36,4 +35,4 @@ USER_LEFT: Final = "user_left"
 USER_RETURNED: Final = "user_returned"
 USER_TYPING: Final = "user_typing"
 CONVERSATION_CLOSED: Final = "conversation_closed"
-AGENT_MESSAGE: Final = "agent_message"
+CONVERSATION_RELEASED: Final = "conversation_released"

@@ -88,12 +88,14 @@ class HandoffService:
         self._bot_cache[bot_id] = (now, record)
         return record
 
-    async def conversation(self, conversation_id: str) -> ConversationView:
+    async def conversation(
+        self, conversation_id: str, *, field: str = "ConversationID"
+    ) -> ConversationView:
         view = await self.conversations.get(conversation_id)
         if view is None:
             raise NotFound(
-                "no conversation with this ConversationID; the bot must call execute_handoff first",
-                field="ConversationID",
+                "no conversation with this id; the bot must call execute_handoff first",
+                field=field,
                 code="unknown_conversation",
             )
         return view
@@ -186,9 +188,11 @@ class HandoffService:
                 )
             else:
                 return existing
-        await self.state.seed_seq(
-            view.conversation_id, await self.messages.max_seq(view.conversation_id)
-        )
+        last = await self.messages.max_seq(view.conversation_id)
+        await self.state.seed_seq(view.conversation_id, last)
+        # A reopened conversation starts a new handoff: what the widget was sent in
+        # the earlier one is not sent again when it binds.
+        await self.state.mark_widget_seen(view.conversation_id, last)
         await self.state.set_deadline(
             "wait", view.conversation_id, time.time() + await self._wait_limit(bot.id)
         )
@@ -209,8 +213,9 @@ class HandoffService:
             raise Conflict(
                 "this conversation is closed", field="ConversationID", code="conversation_closed"
             )
-        connections = await self.state.touch_connection("widget", conversation_id, +1)
+        await self.state.touch_connection("widget", conversation_id, +1)
         returned = await self.state.clear_deadline("widget", conversation_id)
+        was_assigned = view.state == S.ASSIGNED
         if view.state == S.PENDING:
             view = await self._move(view, T.BIND, "widget")
             await self._enqueue(view, at_head=False)
@@ -219,7 +224,7 @@ class HandoffService:
         elif view.state == S.QUEUED:
             self._announced.pop(conversation_id, None)
             await self._announce(view.bot_id, only=conversation_id)
-        if view.state == S.ASSIGNED and view.agent_id and (returned or connections == 1):
+        if was_assigned and returned and view.agent_id:
             await self.notifier.agent(
                 view.agent_id, ev.USER_RETURNED, {"conversation_id": conversation_id}
             )
@@ -539,7 +544,7 @@ class HandoffService:
                 cid, ev.TO_USER, {"message": notices.agent_lost(), "sender": "system"}
             )
             await self.notifier.agent(
-                agent_id, ev.CONVERSATION_CLOSED, {"conversation_id": cid, "reason": "requeued"}
+                agent_id, ev.CONVERSATION_RELEASED, {"conversation_id": cid, "reason": "requeued"}
             )
             bots.add(view.bot_id)
         for bot_id in bots:
@@ -549,7 +554,7 @@ class HandoffService:
         self, record: AgentRecord, conversation_id: str
     ) -> ConversationView:
         """The conversation, if this agent is the one assigned to it."""
-        view = await self.conversation(conversation_id)
+        view = await self.conversation(conversation_id, field="conversation_id")
         if view.bot_id not in record.bots:
             raise Forbidden(
                 "this conversation belongs to a bot you do not serve",
@@ -573,10 +578,16 @@ class HandoffService:
         return result
 
     async def accept(self, record: AgentRecord, conversation_id: str) -> ConversationView:
-        view = await self.conversation(conversation_id)
+        view = await self.conversation(conversation_id, field="conversation_id")
         if view.bot_id not in record.bots:
             raise Forbidden(
                 "this conversation belongs to a bot you do not serve", field="conversation_id"
+            )
+        if view.team is not None and view.team not in record.teams.get(view.bot_id, []):
+            raise Forbidden(
+                f"this conversation waits for team {view.team!r}",
+                field="conversation_id",
+                code="wrong_team",
             )
         presence = await self.state.get_agent(record.id)
         if presence is None or presence.status is not AgentStatus.ONLINE:
@@ -732,7 +743,7 @@ class HandoffService:
     async def history(
         self, record: AgentRecord, conversation_id: str, after_seq: int, limit: int
     ) -> list[MessageView]:
-        view = await self.conversation(conversation_id)
+        view = await self.conversation(conversation_id, field="conversation_id")
         if view.bot_id not in record.bots:
             raise Forbidden(
                 "this conversation belongs to a bot you do not serve", field="conversation_id"

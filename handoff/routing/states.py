@@ -50,13 +50,10 @@ TRANSITIONS: dict[tuple[ConversationState, Transition], ConversationState] = {
     (_S.QUEUED, _T.ASSIGN): _S.ASSIGNED,
     (_S.QUEUED, _T.ABANDON): _S.CLOSED,
     (_S.QUEUED, _T.NO_AGENT): _S.CLOSED,
-    (_S.QUEUED, _T.TIMEOUT): _S.CLOSED,
-    (_S.QUEUED, _T.RESOLVE): _S.CLOSED,
     (_S.ASSIGNED, _T.TRANSFER): _S.ASSIGNED,
     (_S.ASSIGNED, _T.REQUEUE): _S.QUEUED,
     (_S.ASSIGNED, _T.RESOLVE): _S.CLOSED,
     (_S.ASSIGNED, _T.ABANDON): _S.CLOSED,
-    (_S.ASSIGNED, _T.TIMEOUT): _S.CLOSED,
     (_S.CLOSED, _T.REOPEN): _S.PENDING,
 }
 """(from state, transition) → to state. Anything missing is illegal."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from handoff.errors import BadRequest, HandoffError, RateLimited, from_validation_error
+from handoff.errors import BadRequest, HandoffError, from_validation_error
+from handoff.ratelimit import Bucket
 
 __all__ = ["Bucket", "handle", "parse"]
 
@@ -17,24 +17,6 @@ log = logging.getLogger("handoff.sockets")
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
-
-
-class Bucket:
-    """A token bucket: ``rate`` events a second on average, ``burst`` at once."""
-
-    __slots__ = ("_burst", "_rate", "_stamp", "_tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate, self._burst = rate, burst
-        self._tokens, self._stamp = float(burst), time.monotonic()
-
-    def take(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens < 1:
-            raise RateLimited("too many events; slow down")
-        self._tokens -= 1
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -19,7 +19,10 @@ from handoff.routing.service import HandoffService
 from handoff.sockets.guard import Bucket, handle, parse
 from handoff.storage import keys
 
-__all__ = ["WidgetNamespace"]
+__all__ = ["KNOWN_FEATURES", "WidgetNamespace"]
+
+KNOWN_FEATURES = frozenset({"queue", "typing"})
+"""Opt-in extras a widget may name in ``username.features``."""
 
 log = logging.getLogger("handoff.sockets.widget")
 
@@ -117,7 +120,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # Join before binding: binding may announce the queue position or an
             # agent to this room, and the widget must hear it.
             await self.enter_room(sid, keys.widget_room(cid))
-            rich = bool(req.features)
+            rich = bool(set(req.features) & KNOWN_FEATURES)
             if rich:
                 await self.enter_room(sid, keys.widget_room(cid, rich=True))
             try:
@@ -131,7 +134,12 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             for message in result.backlog:
                 await self.emit(
                     ev.TO_USER,
-                    {"message": message.text, "seq": message.seq, "sender": "agent"},
+                    {
+                        "message": message.text,
+                        "seq": message.seq,
+                        "sender": "agent",
+                        "agent": {"id": message.agent_id},
+                    },
                     room=sid,
                 )
             view = result.conversation
@@ -179,12 +187,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self._limit(sid)
             req = parse(WidgetTyping, data)
             binding = self._bindings.get(sid)
-            if binding is None or binding.conversation_id != req.ConversationID:
-                raise Forbidden(
-                    "emit username with your ConversationID first",
-                    field="ConversationID",
-                    code="not_bound",
-                )
+            self._bound(sid, req.ConversationID, binding.bot_id if binding else "")
             await self._service.user_typing(req.ConversationID, req.typing)
             return {"ok": True}
 

@@ -152,6 +152,7 @@ class ConversationRepo:
             values["close_reason"] = CLOSE_REASONS[transition]
             values["outcome"] = outcome
         if transition is Transition.REOPEN:
+            values["team"] = team
             values.update(
                 close_reason=None,
                 outcome=None,

@@ -1,5 +1,6 @@
 """Bad input gets a clear error, is logged, and disturbs no other conversation."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,7 +155,7 @@ AGENT_CASES: list[tuple[str, Any, str, str | None]] = [
     ("set_status", {"status": "sleepy"}, "invalid_payload", "status"),
     ("set_status", {"status": "online", "capacity": -1}, "invalid_payload", "capacity"),
     ("accept", {}, "invalid_payload", "conversation_id"),
-    ("accept", {"conversation_id": "does-not-exist"}, "unknown_conversation", "ConversationID"),
+    ("accept", {"conversation_id": "does-not-exist"}, "unknown_conversation", "conversation_id"),
     ("send_message", {"conversation_id": "x", "text": ""}, "invalid_payload", "text"),
     ("transfer", {"conversation_id": "x"}, "invalid_payload", None),
     (
@@ -221,3 +222,26 @@ async def test_client_message_ids_make_agent_sends_idempotent(server: Server) ->
     assert [d["message"] for d in widget.rec.of("to_user") if d.get("sender") == "agent"] == [
         "once"
     ]
+
+
+async def test_sockets_follow_the_origin_allow_list(tmp_path: Path) -> None:
+    from tests.conftest import make_settings, start_server, stop_server
+
+    runner, server = await start_server(
+        make_settings(tmp_path, cors_origins=["https://shop.example"])
+    )
+    try:
+        evil = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await evil.connect(server.url, namespaces=["/live_agent"],
+                               headers={"Origin": "https://evil.example"},
+                               transports=["websocket"], wait_timeout=5)
+        await evil.disconnect()
+        good = socketio.AsyncClient(reconnection=False)
+        await good.connect(server.url, namespaces=["/live_agent"],
+                           headers={"Origin": "https://shop.example"},
+                           transports=["websocket"], wait_timeout=5)
+        assert good.connected
+        await good.disconnect()
+    finally:
+        await stop_server(runner, server)

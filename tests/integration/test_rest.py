@@ -50,12 +50,16 @@ async def test_bad_logins(server: Server, body: Any, status: int, code: str, fie
     assert (got, error["error"]["code"], error["error"]["field"]) == (status, code, field)
 
 
-async def test_wrong_password_for_a_real_agent(server: Server) -> None:
+async def test_wrong_password_for_a_real_agent_then_throttled(server: Server) -> None:
     agent = await server.agent(await server.bot())
-    status, body = await _post(
-        server, "/api/v1/auth/login", {"email": agent.email, "password": "wrong"}
-    )
-    assert status == 401 and body["error"]["code"] == "invalid_credentials"
+    codes = []
+    for _ in range(12):
+        _, body = await _post(
+            server, "/api/v1/auth/login", {"email": agent.email, "password": "wrong"}
+        )
+        codes.append(body["error"]["code"])
+    assert codes[0] == "invalid_credentials"
+    assert codes[-1] == "rate_limited"
 
 
 async def test_execute_handoff_returns_where_the_widget_connects(server: Server) -> None:

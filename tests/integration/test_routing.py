@@ -163,6 +163,9 @@ async def test_transfer_to_a_team_requeues_at_the_head(server: Server) -> None:
     ack = await sock_a.call("transfer", {"conversation_id": cid, "to_team": "billing"})
     assert ack["ok"], ack
     await widget.rec.wait("to_user", lambda d: "transferred" in d["message"])
+    support_only = await server.agent_socket(await server.agent(bot, teams=["support"]))
+    refused = await support_only.call("accept", {"conversation_id": cid})
+    assert refused["error"]["code"] == "wrong_team"
     sock_billing = await server.agent_socket(billing)
     got = await sock_billing.rec.wait("conversation_assigned")
     assert got["conversation"]["team"] == "billing"
@@ -219,20 +222,23 @@ async def test_the_bot_can_hand_off_the_same_conversation_again(server: Server) 
         "from_user", {"message": "first time", "ConversationID": "bot-conv-0001", "BotID": bot.id}
     )
     await sock.rec.wait("conversation_assigned")
+    await sock.call("send_message", {"conversation_id": "bot-conv-0001", "text": "bye"})
     await sock.call("close", {"conversation_id": "bot-conv-0001"})
     again = await server.handoff(bot, ConversationID="bot-conv-0001")
     assert again["state"] == "pending"
     widget2 = await server.widget("bot-conv-0001", bot)
+    # The earlier handoff's agent messages are not replayed to the new widget.
+    assert [d for d in widget2.rec.of("to_user") if d.get("sender") == "agent"] == []
     ack = await widget2.call(
         "from_user", {"message": "second time", "ConversationID": "bot-conv-0001", "BotID": bot.id}
     )
-    assert ack["seq"] == 2  # sequence numbers continue across handoffs
+    assert ack["seq"] == 3  # sequence numbers continue across handoffs
     second = await sock.rec.wait("conversation_assigned")
     assert second["messages"] == []  # the new handoff starts clean; history has the old one
-    msg = await sock.rec.wait("user_message", lambda d: d["seq"] == 2)
+    msg = await sock.rec.wait("user_message", lambda d: d["seq"] == 3)
     assert msg["text"] == "second time"
     history = await sock.call("history", {"conversation_id": "bot-conv-0001"})
-    assert [m["text"] for m in history["messages"]] == ["first time", "second time"]
+    assert [m["text"] for m in history["messages"]] == ["first time", "bye", "second time"]
 
 
 async def test_no_agent_within_the_wait_limit_closes_as_no_agent(server: Server) -> None:

@@ -10,6 +10,7 @@ async def test_widget_to_agent_and_back(server: Server) -> None:
     widget = await server.widget(cid, bot)
     assigned = await agent_sock.rec.wait("conversation_assigned")
     assert assigned["conversation"]["conversation_id"] == cid
+    assert agent_sock.rec.of("user_returned") == []
     await widget.rec.wait("messages")
     ack = await widget.call(
         "from_user", {"message": "hello", "ConversationID": cid, "BotID": bot.id}
