@@ -9,29 +9,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import socketio
 from aiohttp import web
 
+from handoff.actions.runner_config import runner_config
+from handoff.actions.service import ActionService, ActionSettings
+from handoff.api.actions import setup_action_routes
 from handoff.api.cors import cors_middleware
-from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import ACTIONS, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
 from handoff.api.routes import setup_routes
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import BucketMap
 from handoff.routing.memory import MemoryState
 from handoff.routing.service import HandoffService
+from handoff.runner import DetailLimits, RunnerPool
 from handoff.security import TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
 from handoff.sockets.notifier import SocketNotifier
 from handoff.sockets.widget import WidgetNamespace
+from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.conversations import ConversationRepo
 from handoff.storage.db import make_engine
+from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter
@@ -105,28 +112,55 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         sio.register_namespace(WidgetNamespace(service, settings))
         sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
         await service.recover()
-        sweeper = asyncio.create_task(_sweep_forever(service, settings.sweep_interval_seconds))
+        pool = RunnerPool(runner_config(settings))
+        await pool.start()
+        actions = ActionService(
+            actions=ActionRepo(engine),
+            env=EnvRepo(engine),
+            details=DetailsRepo(engine),
+            pool=pool,
+            settings=ActionSettings(
+                env_value_max_chars=settings.env_value_max_chars,
+                conversation_details_ttl=timedelta(
+                    seconds=settings.conversation_details_ttl_seconds
+                ),
+                log_retention=timedelta(seconds=settings.action_log_retention_seconds),
+                limits=DetailLimits(
+                    user_detail_chars=settings.user_detail_max_chars,
+                    conversation_details_chars=settings.conversation_details_max_chars,
+                ),
+            ),
+        )
+        app[ACTIONS] = actions
+        tasks = [
+            asyncio.create_task(_every(settings.sweep_interval_seconds, service.sweep)),
+            asyncio.create_task(_every(600.0, actions.purge)),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await pool.aclose()
             await writer.close()
             await state.close()
             await engine.dispose()
 
     app.cleanup_ctx.append(resources)
     setup_routes(app)
+    setup_action_routes(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)
     return app
 
 
-async def _sweep_forever(service: HandoffService, interval: float) -> None:
+async def _every(interval: float, step: Callable[[], Awaitable[object]]) -> None:
+    """Run a housekeeping step forever; one failed pass is logged, not fatal."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await service.sweep()
+            await step()
         except Exception:
-            log.exception("sweep failed")
+            log.exception("%s failed", getattr(step, "__qualname__", step))

@@ -47,7 +47,24 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=40, gt=0)
     log_level: str = "INFO"
 
-    @field_validator("cors_origins", mode="before")
+    # custom actions (code nodes)
+    action_timeout_seconds: float = Field(default=20.0, gt=0, le=900)
+    """Wall-clock limit of one custom-action call; a bot may set its own."""
+    runner_max_workers_per_bot: int = Field(default=4, ge=1)
+    runner_max_workers: int = Field(default=64, ge=1)
+    runner_memory_mb: int = Field(default=512, ge=64)
+    runner_idle_seconds: float = Field(default=300.0, gt=0)
+    runner_allow_unsandboxed: bool = False
+    """Run bot code without bubblewrap where it is missing. Unsafe: for development only."""
+    runner_blocked: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """More ``host:port`` destinations bot code may not reach (the server's stores always)."""
+    env_value_max_chars: int = Field(default=50, ge=1)
+    user_detail_max_chars: int = Field(default=200, ge=1)
+    conversation_details_max_chars: int = Field(default=2500, ge=1)
+    conversation_details_ttl_seconds: float = Field(default=3 * 3600, gt=0)
+    action_log_retention_seconds: float = Field(default=24 * 3600, gt=0)
+
+    @field_validator("cors_origins", "runner_blocked", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from handoff.api.auth import bearer, bot_from_request
 from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import Forbidden, Unauthorized
@@ -16,28 +17,8 @@ from handoff.protocol.rest import (
     LoginResponse,
     SocketInfo,
 )
-from handoff.storage.bots import BotRecord
 
 __all__ = ["setup_routes"]
-
-
-def _bearer(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("send 'Authorization: Bearer <key>'", field="Authorization")
-    return value.strip()
-
-
-async def _bot(request: web.Request) -> BotRecord:
-    """The bot named in the path, authenticated by its API key."""
-    service = request.app[SERVICE]
-    bot = await service.bots.by_api_key(_bearer(request))
-    if bot is None:
-        raise Unauthorized("the API key is not valid", field="Authorization")
-    if bot.id != request.match_info["bot_id"]:
-        raise Forbidden("this API key belongs to another bot", field="bot_id")
-    return bot
 
 
 async def login(request: web.Request) -> web.Response:
@@ -57,7 +38,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    agent_id = request.app[SIGNER].verify(_bearer(request))
+    agent_id = request.app[SIGNER].verify(bearer(request))
     record = await service.agents.get(agent_id)
     if record is None:
         raise Unauthorized("this agent no longer exists", field="Authorization")
@@ -66,7 +47,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def execute_handoff(request: web.Request) -> web.Response:
-    bot = await _bot(request)
+    bot = await bot_from_request(request)
     body = await json_body(request, HandoffRequest)
     service = request.app[SERVICE]
     view = await service.create_handoff(
@@ -88,7 +69,7 @@ async def execute_handoff(request: web.Request) -> web.Response:
 
 
 async def conversation_status(request: web.Request) -> web.Response:
-    bot = await _bot(request)
+    bot = await bot_from_request(request)
     service = request.app[SERVICE]
     view = await service.conversation(request.match_info["conversation_id"])
     if view.bot_id != bot.id:

@@ -88,6 +88,10 @@ class HandoffService:
         self._bot_cache[bot_id] = (now, record)
         return record
 
+    def forget_bot(self, bot_id: str) -> None:
+        """Drop the cached settings of a bot that was just changed."""
+        self._bot_cache.pop(bot_id, None)
+
     async def conversation(
         self, conversation_id: str, *, field: str = "ConversationID"
     ) -> ConversationView:

@@ -22,6 +22,9 @@ class BotRecord:
     assignment_mode: str
     wait_limit_seconds: float | None
     webhook_url: str | None
+    action_timeout_seconds: float | None = None
+    escalate_on_break: bool = False
+    fallback_message: str | None = None
 
 
 def hash_api_key(key: str) -> str:
@@ -38,6 +41,9 @@ def _record(row: sa.Row[tuple[object, ...]]) -> BotRecord:
         assignment_mode=m["assignment_mode"],
         wait_limit_seconds=m["wait_limit_seconds"],
         webhook_url=m["webhook_url"],
+        action_timeout_seconds=m["action_timeout_seconds"],
+        escalate_on_break=bool(m["escalate_on_break"]),
+        fallback_message=m["fallback_message"],
     )
 
 

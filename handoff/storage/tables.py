@@ -5,14 +5,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "action_logs",
+    "action_versions",
+    "actions",
     "agent_bots",
     "agents",
     "bots",
+    "conversation_details",
     "conversation_events",
     "conversations",
+    "env_vars",
     "messages",
     "metadata",
     "transcripts",
+    "user_details",
 ]
 
 metadata = sa.MetaData(
@@ -36,6 +42,9 @@ bots = sa.Table(
     sa.Column("wait_limit_seconds", sa.Float, nullable=True),
     sa.Column("webhook_url", sa.String(2000), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    sa.Column("action_timeout_seconds", sa.Float, nullable=True),
+    sa.Column("escalate_on_break", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("fallback_message", sa.String(1000), nullable=True),
 )
 
 agents = sa.Table(
@@ -157,4 +166,85 @@ sa.Index(
     unique=True,
     sqlite_where=messages.c.client_msg_id.isnot(None),
     postgresql_where=messages.c.client_msg_id.isnot(None),
+)
+
+# Custom actions (code nodes) -------------------------------------------------
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("latest_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("production_version", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("bot_id", "name"),
+)
+
+action_versions = sa.Table(
+    "action_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("errors", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("action_id", "version"),
+)
+
+env_vars = sa.Table(
+    "env_vars",
+    metadata,
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("staging", sa.Text, nullable=True),
+    sa.Column("production", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+action_logs = sa.Table(
+    "action_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("stage", sa.String(16), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("conversation_id", sa.String(128), nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.JSON, nullable=True),
+    sa.Column("logs", sa.Text, nullable=False, default=""),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Index("ix_action_logs_bot_id_action", "bot_id", "action"),
+)
+
+user_details = sa.Table(
+    "user_details",
+    metadata,
+    sa.Column("user_id", sa.String(200), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False, default=dict),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+conversation_details = sa.Table(
+    "conversation_details",
+    metadata,
+    sa.Column("conversation_key", sa.String(200), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False, default=dict),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )

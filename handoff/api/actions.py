@@ -1,0 +1,228 @@
+"""REST handlers of the custom-action API and the bot's own settings."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff.api.auth import bot_from_request
+from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
+from handoff.api.middleware import json_body, json_response
+from handoff.errors import BadRequest, NotFound
+from handoff.protocol.actions import (
+    ActionSummary,
+    ActionVersionView,
+    BotSettings,
+    BotSettingsPatch,
+    EnvRequest,
+    InvokeRequest,
+    InvokeResponse,
+    LogView,
+    PublishRequest,
+    PublishResponse,
+    SaveRequest,
+    SaveResponse,
+    TestRequest,
+)
+from handoff.runner import CodeProblem
+from handoff.storage.bots import BotRecord
+
+__all__ = ["setup_action_routes"]
+
+_PREFIX = "/api/v1/bots/{bot_id}"
+
+
+def _settings_view(bot: BotRecord) -> BotSettings:
+    return BotSettings(
+        id=bot.id,
+        name=bot.name,
+        assignment_mode="manual" if bot.assignment_mode == "manual" else "auto",
+        wait_limit_seconds=bot.wait_limit_seconds,
+        webhook_url=bot.webhook_url,
+        action_timeout_seconds=bot.action_timeout_seconds,
+        escalate_on_break=bot.escalate_on_break,
+        fallback_message=bot.fallback_message,
+    )
+
+
+async def get_bot(request: web.Request) -> web.Response:
+    return json_response(_settings_view(await bot_from_request(request)))
+
+
+async def patch_bot(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, BotSettingsPatch)
+    service = request.app[SERVICE]
+    changes = body.model_dump(exclude_unset=True)
+    if changes:
+        await service.bots.update(bot.id, **changes)
+        service.forget_bot(bot.id)
+    updated = await service.bots.get(bot.id)
+    assert updated is not None
+    return json_response(_settings_view(updated))
+
+
+async def save_action(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, SaveRequest)
+    version, problems = await request.app[ACTIONS].save(bot, request.match_info["name"], body.code)
+    return json_response(SaveResponse(ok=not problems, version=version, errors=problems))
+
+
+async def get_action(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    actions = request.app[ACTIONS]
+    name = request.match_info["name"]
+    versions = await actions.actions.versions(bot.id, name)
+    if not versions:
+        raise NotFound(f"no action {name!r}", field="name", code="unknown_action")
+    latest = versions[0]
+    production = next((v.version for v in versions if v.production), None)
+    with_code = request.query.get("code") == "1"
+    return json_response(
+        ActionSummary(
+            name=name,
+            latest_version=latest.version,
+            production_version=production,
+            versions=[
+                ActionVersionView(
+                    version=v.version,
+                    errors=[CodeProblem.model_validate(e) for e in v.errors],
+                    created_at=v.created_at,
+                    published_at=v.published_at,
+                    production=v.production,
+                    code=v.code if with_code or v is latest else None,
+                )
+                for v in versions
+            ],
+        )
+    )
+
+
+async def list_actions(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    names = await request.app[ACTIONS].actions.names(bot.id)
+    return json_response(
+        {
+            "actions": [
+                ActionSummary(name=n, latest_version=latest, production_version=prod).model_dump(
+                    mode="json", exclude={"versions"}
+                )
+                for n, latest, prod in names
+            ]
+        }
+    )
+
+
+async def test_action(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, TestRequest)
+    done = await request.app[ACTIONS].test(
+        bot, request.match_info["name"], body.input, body.version
+    )
+    return json_response(done.view)
+
+
+async def publish_action(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, PublishRequest)
+    version = await request.app[ACTIONS].publish(bot, request.match_info["name"], body.version)
+    return json_response(PublishResponse(production_version=version))
+
+
+async def invoke_action(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, InvokeRequest)
+    actions = request.app[ACTIONS]
+    done = await actions.invoke(
+        bot,
+        request.match_info["name"],
+        conversation_id=body.ConversationID,
+        user=body.user,
+        entities=body.entities,
+        node=body.node,
+        event=body.event,
+    )
+    response = InvokeResponse(**done.view.model_dump())
+    if not done.result.ok:
+        response.fallback_message = actions.fallback(bot)
+        if bot.escalate_on_break:
+            response.escalate = True
+            response.handoff = await _escalate(request, bot, body, done.view.error)
+    return json_response(response)
+
+
+async def _escalate(
+    request: web.Request, bot: BotRecord, body: InvokeRequest, error: object
+) -> dict[str, object]:
+    """A bot break the bot wants a human for: the same as ``execute_handoff``."""
+    service = request.app[SERVICE]
+    kind = getattr(error, "kind", "error")
+    view = await service.create_handoff(
+        bot,
+        conversation_id=body.ConversationID,
+        user=body.user,
+        reason=f"bot break in action {request.match_info['name']!r}: {kind}",
+        entities=body.entities if isinstance(body.entities, dict) else {},
+        team=None,
+    )
+    return {
+        "ConversationID": view.conversation_id,
+        "socket": {"url": request.app[SETTINGS].resolved_public_url(), "namespace": "/live_agent"},
+        "state": view.state,
+    }
+
+
+async def action_logs(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    try:
+        limit = min(500, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        raise BadRequest("limit must be a whole number", field="limit") from None
+    entries = await request.app[ACTIONS].actions.logs(
+        bot.id, request.match_info["name"], limit=limit
+    )
+    return json_response(
+        {
+            "logs": [
+                LogView.model_validate(e, from_attributes=True).model_dump(mode="json")
+                for e in entries
+            ]
+        }
+    )
+
+
+async def put_env(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, EnvRequest)
+    view = await request.app[ACTIONS].put_env(
+        bot, request.match_info["name"], body.staging, body.production
+    )
+    return json_response(view)
+
+
+async def list_env(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    views = await request.app[ACTIONS].list_env(bot)
+    return json_response({"variables": [v.model_dump(mode="json") for v in views]})
+
+
+async def delete_env(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    await request.app[ACTIONS].delete_env(bot, request.match_info["name"])
+    return json_response({"ok": True})
+
+
+def setup_action_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get(_PREFIX, get_bot)
+    r.add_patch(_PREFIX, patch_bot)
+    r.add_get(_PREFIX + "/actions", list_actions)
+    r.add_put(_PREFIX + "/actions/{name}", save_action)
+    r.add_get(_PREFIX + "/actions/{name}", get_action)
+    r.add_post(_PREFIX + "/actions/{name}/test", test_action)
+    r.add_post(_PREFIX + "/actions/{name}/publish", publish_action)
+    r.add_post(_PREFIX + "/actions/{name}/invoke", invoke_action)
+    r.add_get(_PREFIX + "/actions/{name}/logs", action_logs)
+    r.add_get(_PREFIX + "/env", list_env)
+    r.add_put(_PREFIX + "/env/{name}", put_env)
+    r.add_delete(_PREFIX + "/env/{name}", delete_env)

@@ -1,0 +1,30 @@
+"""Who is calling: a bot by its API key, an agent by their token."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from handoff.api.keys import SERVICE
+from handoff.errors import Forbidden, Unauthorized
+from handoff.storage.bots import BotRecord
+
+__all__ = ["bearer", "bot_from_request"]
+
+
+def bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("send 'Authorization: Bearer <key>'", field="Authorization")
+    return value.strip()
+
+
+async def bot_from_request(request: web.Request) -> BotRecord:
+    """The bot named in the path, authenticated by its API key."""
+    service = request.app[SERVICE]
+    bot = await service.bots.by_api_key(bearer(request))
+    if bot is None:
+        raise Unauthorized("the API key is not valid", field="Authorization")
+    if bot.id != request.match_info["bot_id"]:
+        raise Forbidden("this API key belongs to another bot", field="bot_id")
+    return bot

@@ -1,0 +1,297 @@
+"""Running one call of a bot's ``main(event, context)`` inside the worker."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import json
+import linecache
+import logging
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from typing import Any
+
+from . import wire
+from .context import LambdaContext
+
+USER_FILENAME = "action.py"
+_CACHED_VERSIONS = 8
+_MAX_FRAMES = 30
+_MAX_MESSAGE = 2000
+_MAX_TRACEBACK = 20000
+_LIMIT_ERRNOS = {
+    errno.EFBIG: "a file grew past the file size limit",
+    errno.ENOSPC: "/tmp is full (it is small and private to this worker)",
+    errno.EMFILE: "too many files or connections are open at once",
+}
+
+
+class Deadline(BaseException):
+    """Raised in the main thread when the call's time is up.
+
+    A BaseException so that ``except Exception`` in bot code does not swallow it.
+    """
+
+
+class UserError(Exception):
+    """A failed call, already shaped as the wire's error object."""
+
+    def __init__(self, error: dict[str, Any], *, recycle: bool = False) -> None:
+        super().__init__(error["message"])
+        self.error = error
+        self.recycle = recycle
+
+
+class Capture(io.TextIOBase):
+    """A bounded text sink standing in for stdout, stderr and the log handler."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+        self._dropped = 0
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self._size
+        if room > 0:
+            kept = text[:room]
+            self._parts.append(kept)
+            self._size += len(kept)
+        self._dropped += len(text) - max(0, min(room, len(text)))
+        return len(text)
+
+    def reset(self) -> None:
+        self._parts.clear()
+        self._size = 0
+        self._dropped = 0
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        if self._dropped:
+            text += (
+                f"\n[{self._dropped} more characters of output were dropped: "
+                f"logs keep the first {self.limit}]\n"
+            )
+        return text
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise Deadline()
+
+
+def _error(kind: str, exc: BaseException, message: str | None = None) -> dict[str, Any]:
+    """The wire error for ``exc``, its traceback trimmed to the bot's own frames."""
+    # Source lines for the traceback; set here, not per call, to keep calls cheap.
+    code = _current_code[0]
+    linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == USER_FILENAME]
+    line = frames[-1].lineno if frames else None
+    column = None
+    if isinstance(exc, SyntaxError) and exc.filename == USER_FILENAME:
+        line, column = exc.lineno, exc.offset
+    text = "Traceback (most recent call last):\n" if frames else ""
+    if len(frames) > _MAX_FRAMES:  # deep recursion: the innermost frames tell the story
+        text += f"  [{len(frames) - _MAX_FRAMES} outer frames omitted]\n"
+        frames = frames[-_MAX_FRAMES:]
+    text += "".join(traceback.format_list(frames))
+    if isinstance(exc, Deadline):  # the worker's internals are no help to the reader
+        text += f"TimeoutError: {message}\n"
+    else:
+        text += "".join(traceback.format_exception_only(type(exc), exc))
+    if message is None:
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return {
+        "kind": kind,
+        "message": _clip(message, _MAX_MESSAGE),
+        "line": line,
+        "column": column,
+        "traceback": _clip(text, _MAX_TRACEBACK),
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
+
+
+_current_code = [""]
+
+
+class Runtime:
+    """Compiled actions by version, the capture, and the per-call protocol."""
+
+    def __init__(self, *, max_log_chars: int, max_result_bytes: int, memory_mb: int) -> None:
+        self.capture = Capture(max_log_chars)
+        self.max_result_bytes = max_result_bytes
+        self.memory_mb = memory_mb
+        self._modules: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # fds 1 and 2 already lead to /dev/null (guard.py); these are what print uses.
+        sys.stdout = sys.stderr = self.capture
+        handler = logging.StreamHandler(self.capture)
+        handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        root.setLevel(logging.INFO)
+        signal.signal(signal.SIGALRM, _on_alarm)
+
+    def _module(self, version: str, code: str) -> dict[str, Any]:
+        """The action's module namespace, initialised once per version (as Lambda does)."""
+        namespace = self._modules.get(version)
+        if namespace is not None:
+            self._modules.move_to_end(version)
+            return namespace
+        try:
+            compiled = compile(code, USER_FILENAME, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            raise UserError(_error("syntax_error", exc)) from None
+        namespace = {"__name__": "action", "__file__": USER_FILENAME, "__builtins__": builtins}
+        exec(compiled, namespace)
+        main = namespace.get("main")
+        if not callable(main):
+            raise UserError(
+                {
+                    "kind": "syntax_error",
+                    "line": None,
+                    "column": None,
+                    "traceback": None,
+                    "message": "the code must define main(event, context)",
+                }
+            )
+        self._modules[version] = namespace
+        if len(self._modules) > _CACHED_VERSIONS:
+            self._modules.popitem(last=False)
+        return namespace
+
+    def call(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Run one call request; return the response frame's object."""
+        timeout = msg["timeout_ms"] / 1000
+        code = _current_code[0] = msg["code"]
+        context = LambdaContext(
+            request_id=msg["request_id"],
+            function_name=msg["action"],
+            function_version=msg["version"],
+            memory_limit_in_mb=self.memory_mb,
+            bot_id=msg["bot_id"],
+            deadline=time.monotonic() + timeout,
+        )
+        self.capture.reset()
+        # Code that replaced sys.stdout in an earlier call must not lose this call's logs.
+        sys.stdout = sys.stderr = self.capture
+        reply: dict[str, Any] = {"op": "result", "id": msg["id"], "recycle": False}
+        started = time.perf_counter()
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                main = self._module(msg["version"], code)["main"]
+                value = main({"body": msg["body"]}, context)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            reply.update(ok=True, ret=value, ret_type=type(value).__name__)
+        except UserError as exc:
+            reply.update(ok=False, error=exc.error)
+        except Deadline as exc:
+            reply.update(
+                ok=False,
+                recycle=True,
+                error=_error(
+                    "timeout", exc, f"the action ran longer than its {timeout:g} s time limit"
+                ),
+            )
+        except MemoryError as exc:
+            reply.update(
+                ok=False,
+                recycle=True,
+                error=_error(
+                    "limit_exceeded",
+                    exc,
+                    f"MemoryError: the action used more than its {self.memory_mb} MiB memory limit",
+                ),
+            )
+        except OSError as exc:
+            why = _LIMIT_ERRNOS.get(exc.errno or 0)
+            kind = "limit_exceeded" if why else "exception"
+            reply.update(ok=False, error=_error(kind, exc, f"{exc} ({why})" if why else None))
+        except SystemExit as exc:
+            reply.update(
+                ok=False,
+                error=_error(
+                    "exception",
+                    exc,
+                    "main called sys.exit() or exit(); return a response dict instead",
+                ),
+            )
+        except BaseException as exc:
+            reply.update(ok=False, error=_error("exception", exc))
+        reply["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        reply["cpu_s"] = usage.ru_utime + usage.ru_stime
+        # A thread bot code left behind would run into the next call: retire.
+        reply["recycle"] = reply["recycle"] or threading.active_count() > 1
+        reply["logs"] = self.capture.getvalue()
+        return reply
+
+    def answer(self, reply: dict[str, Any]) -> bytes:
+        """The reply as a frame; a return value JSON cannot hold, or too much of it, fails."""
+        try:
+            frame = wire.encode(reply)
+        except MemoryError:
+            return wire.encode(
+                self._refuse(
+                    reply,
+                    "limit_exceeded",
+                    "main returned more data than fits in "
+                    f"the {self.memory_mb} MiB memory limit: return less data",
+                )
+            )
+        except (TypeError, ValueError, RecursionError) as exc:
+            return wire.encode(
+                self._refuse(
+                    reply,
+                    "bad_return",
+                    "main must return "
+                    "JSON-compatible values (dicts, lists, strings, numbers, "
+                    f"booleans, None): {exc}",
+                )
+            )
+        if len(frame) > self.max_result_bytes:  # only then is the exact size worth measuring
+            size = len(json.dumps(reply.get("ret"), ensure_ascii=False))
+            if size > self.max_result_bytes:
+                return wire.encode(
+                    self._refuse(
+                        reply,
+                        "limit_exceeded",
+                        f"main returned "
+                        f"{size} bytes of JSON; the limit is "
+                        f"{self.max_result_bytes}: return less data",
+                    )
+                )
+        return frame
+
+    @staticmethod
+    def _refuse(reply: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
+        reply.pop("ret", None)
+        reply.update(
+            ok=False,
+            error={
+                "kind": kind,
+                "message": message,
+                "line": None,
+                "column": None,
+                "traceback": None,
+            },
+        )
+        return reply
