@@ -22,6 +22,7 @@ from handoff.api.actions import setup_action_routes
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import ACTIONS, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
+from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import BucketMap
@@ -151,6 +152,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.cleanup_ctx.append(resources)
     setup_routes(app)
     setup_action_routes(app)
+    setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)
     return app

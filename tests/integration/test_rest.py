@@ -155,3 +155,42 @@ async def test_cors_follows_the_origin_allow_list(tmp_path: Path) -> None:
             assert "Access-Control-Allow-Origin" not in resp.headers
     finally:
         await stop_server(runner, server)
+
+
+async def test_openapi_document_covers_the_contract(server: Server) -> None:
+    async with server.http.get(server.url + "/api/v1/openapi.json") as resp:
+        assert resp.status == 200
+        doc = await resp.json()
+    assert doc["openapi"].startswith("3.1")
+    paths = doc["paths"]
+    for path, method in [
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/bots/{bot_id}/handoff", "post"),
+        ("/api/v1/bots/{bot_id}/actions/{name}", "put"),
+        ("/api/v1/bots/{bot_id}/actions/{name}/test", "post"),
+        ("/api/v1/bots/{bot_id}/actions/{name}/publish", "post"),
+        ("/api/v1/bots/{bot_id}/actions/{name}/invoke", "post"),
+        ("/api/v1/bots/{bot_id}/actions/{name}/logs", "get"),
+        ("/api/v1/bots/{bot_id}/env/{name}", "put"),
+    ]:
+        assert method in paths[path], path
+    schemas = doc["components"]["schemas"]
+    refs: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.append(node["$ref"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(doc)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
+    save = paths["/api/v1/bots/{bot_id}/actions/{name}"]["put"]
+    assert save["security"] == [{"botKey": []}]
+    assert schemas["SaveRequest"]["required"] == ["code"]

@@ -1,0 +1,219 @@
+"""The OpenAPI 3.1 document of the REST API, built from the same pydantic models it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from handoff import __version__
+from handoff.api.middleware import json_response
+from handoff.protocol import actions as act
+from handoff.protocol import rest
+from handoff.protocol.common import AgentView, ConversationView
+
+__all__ = ["openapi_document", "setup_openapi"]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class OkResponse(BaseModel):
+    ok: bool
+
+
+class ActionList(BaseModel):
+    actions: list[act.ActionSummary]
+
+
+class LogList(BaseModel):
+    logs: list[act.LogView]
+
+
+class EnvList(BaseModel):
+    variables: list[act.EnvVarView]
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    summary: str
+    auth: str | None
+    response: type[BaseModel] | None
+    request: type[BaseModel] | None = None
+    status: int = 200
+
+
+BOT = "botKey"
+AGENT = "agentToken"
+B = "/api/v1/bots/{bot_id}"
+OPS = [
+    Op(
+        "post",
+        "/api/v1/auth/login",
+        "An agent signs in",
+        None,
+        rest.LoginResponse,
+        rest.LoginRequest,
+    ),
+    Op("get", "/api/v1/agents/me", "The signed-in agent", AGENT, AgentView),
+    Op(
+        "post",
+        B + "/handoff",
+        "execute_handoff: create (or reopen) a conversation for a human",
+        BOT,
+        rest.HandoffResponse,
+        rest.HandoffRequest,
+        201,
+    ),
+    Op(
+        "get",
+        B + "/conversations/{conversation_id}",
+        "A conversation's state",
+        BOT,
+        ConversationView,
+    ),
+    Op("get", B, "The bot's settings", BOT, act.BotSettings),
+    Op("patch", B, "Change the bot's settings", BOT, act.BotSettings, act.BotSettingsPatch),
+    Op("get", B + "/actions", "The bot's custom actions", BOT, ActionList),
+    Op(
+        "put",
+        B + "/actions/{name}",
+        "Save (and validate) an action's code as a new version",
+        BOT,
+        act.SaveResponse,
+        act.SaveRequest,
+    ),
+    Op(
+        "get",
+        B + "/actions/{name}",
+        "An action's versions (?code=1 for every version's code)",
+        BOT,
+        act.ActionSummary,
+    ),
+    Op(
+        "post",
+        B + "/actions/{name}/test",
+        "Live test on sample input with staging variables",
+        BOT,
+        act.InvocationView,
+        act.TestRequest,
+    ),
+    Op(
+        "post",
+        B + "/actions/{name}/publish",
+        "Make a version the production one (Train Bot)",
+        BOT,
+        act.PublishResponse,
+        act.PublishRequest,
+    ),
+    Op(
+        "post",
+        B + "/actions/{name}/invoke",
+        "Run the production version",
+        BOT,
+        act.InvokeResponse,
+        act.InvokeRequest,
+    ),
+    Op(
+        "get",
+        B + "/actions/{name}/logs",
+        "Execution logs of the last day (?limit=1..500)",
+        BOT,
+        LogList,
+    ),
+    Op("get", B + "/env", "The bot's env variables, values masked", BOT, EnvList),
+    Op(
+        "put",
+        B + "/env/{name}",
+        "Set an env variable's staging and production values",
+        BOT,
+        act.EnvVarView,
+        act.EnvRequest,
+    ),
+    Op("delete", B + "/env/{name}", "Delete an env variable", BOT, OkResponse),
+    Op("get", "/healthz", "Liveness and database check", None, None),
+]
+
+
+def _params(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+    ]
+
+
+def openapi_document() -> dict[str, Any]:
+    models = {m for op in OPS for m in (op.request, op.response) if m is not None}
+    models.add(ErrorResponse)
+    keys, schemas = models_json_schema(
+        [
+            (m, "validation" if any(op.request is m for op in OPS) else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    ref = {m: keys[(m, mode)] for (m, mode) in keys}
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": ref[ErrorResponse]}},
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPS:
+        item: dict[str, Any] = {"summary": op.summary, "parameters": _params(op.path)}
+        if op.auth:
+            item["security"] = [{op.auth: []}]
+        if op.request is not None:
+            item["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref[op.request]}},
+            }
+        ok: dict[str, Any] = {"description": "success"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": ref[op.response]}}
+        item["responses"] = {str(op.status): ok, "4XX": error}
+        paths.setdefault(op.path, {})[op.method] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "handoff",
+            "version": __version__,
+            "description": "Live-agent handoff server: the bot-side REST API.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                BOT: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the bot's API key from `handoff create-bot`",
+                },
+                AGENT: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an agent token from POST /api/v1/auth/login",
+                },
+            },
+        },
+    }
+
+
+def setup_openapi(app: web.Application) -> None:
+    document = openapi_document()
+
+    async def serve(request: web.Request) -> web.Response:
+        return json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", serve)
