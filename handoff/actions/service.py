@@ -249,8 +249,15 @@ class ActionService:
 
     # env variables ------------------------------------------------------------
     async def put_env(
-        self, bot: BotRecord, name: str, staging: str | None, production: str | None
+        self,
+        bot: BotRecord,
+        name: str,
+        staging: str | None,
+        production: str | None,
+        *,
+        keep: set[str] | None = None,
     ) -> EnvVarView:
+        """Set a variable; the stages named in ``keep`` keep their stored value."""
         if not ENV_NAME.match(name):
             raise BadRequest(
                 "an env variable name is a letter or '_' then letters, digits or '_', at most 100",
@@ -267,8 +274,14 @@ class ActionService:
                 )
             if value is not None and "\0" in value:
                 raise BadRequest(f"{which} contains a NUL character", field=which)
-        if staging is None and production is None:
+        keep = keep or set()
+        if {"staging", "production"} <= keep:
             raise BadRequest("give staging, production or both", field="staging")
+        if keep:
+            stored = next((v for v in await self.env.all(bot.id) if v.name == name), None)
+            if stored is not None:
+                staging = stored.staging if "staging" in keep else staging
+                production = stored.production if "production" in keep else production
         await self.env.put(bot.id, name, staging, production)
         await self.pool.retire_bot(bot.id)
         return next(v for v in await self.list_env(bot) if v.name == name)

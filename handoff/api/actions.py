@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from handoff.actions.service import check_name
 from handoff.api.auth import bot_from_request
 from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
 from handoff.api.middleware import json_body, json_response
-from handoff.errors import BadRequest, NotFound
+from handoff.errors import BadRequest, HandoffError, NotFound
 from handoff.protocol.actions import (
     ActionSummary,
     ActionVersionView,
@@ -71,7 +72,7 @@ async def save_action(request: web.Request) -> web.Response:
 async def get_action(request: web.Request) -> web.Response:
     bot = await bot_from_request(request)
     actions = request.app[ACTIONS]
-    name = request.match_info["name"]
+    name = check_name(request.match_info["name"])
     versions = await actions.actions.versions(bot.id, name)
     if not versions:
         raise NotFound(f"no action {name!r}", field="name", code="unknown_action")
@@ -147,7 +148,12 @@ async def invoke_action(request: web.Request) -> web.Response:
         response.fallback_message = actions.fallback(bot)
         if bot.escalate_on_break:
             response.escalate = True
-            response.handoff = await _escalate(request, bot, body, done.view.error)
+            try:
+                response.handoff = await _escalate(request, bot, body, done.view.error)
+            except HandoffError as exc:
+                # The action ran and was logged; the caller still gets its result
+                # and fallback, with why no handoff could be made.
+                response.handoff = {"error": exc.to_wire()}
     return json_response(response)
 
 
@@ -179,7 +185,7 @@ async def action_logs(request: web.Request) -> web.Response:
     except ValueError:
         raise BadRequest("limit must be a whole number", field="limit") from None
     entries = await request.app[ACTIONS].actions.logs(
-        bot.id, request.match_info["name"], limit=limit
+        bot.id, check_name(request.match_info["name"]), limit=limit
     )
     return json_response(
         {
@@ -195,7 +201,11 @@ async def put_env(request: web.Request) -> web.Response:
     bot = await bot_from_request(request)
     body = await json_body(request, EnvRequest)
     view = await request.app[ACTIONS].put_env(
-        bot, request.match_info["name"], body.staging, body.production
+        bot,
+        request.match_info["name"],
+        body.staging,
+        body.production,
+        keep={f for f in ("staging", "production") if f not in body.model_fields_set},
     )
     return json_response(view)
 

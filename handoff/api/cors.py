@@ -10,7 +10,7 @@ from handoff.api.middleware import Handler
 __all__ = ["cors_middleware"]
 
 _ALLOW_HEADERS = "Authorization, Content-Type"
-_ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+_ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 def cors_middleware(origins: list[str]) -> Middleware:

@@ -175,8 +175,9 @@ def openapi_document() -> dict[str, Any]:
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:
+            required = any(f.is_required() for f in op.request.model_fields.values())
             item["requestBody"] = {
-                "required": True,
+                "required": required,
                 "content": {"application/json": {"schema": ref[op.request]}},
             }
         ok: dict[str, Any] = {"description": "success"}

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from handoff.runner import ActionError, CodeProblem
 
@@ -81,7 +81,10 @@ class PublishResponse(BaseModel):
 class InvokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    ConversationID: str | None = Field(default=None, min_length=1, max_length=128)
+    ConversationID: str | None = Field(
+        default=None, min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"
+    )
+    """The bot's conversation: keys ``conversation_details``, and names an escalated handoff."""
     user: dict[str, Any] = Field(default_factory=dict)
     entities: Any = Field(default_factory=dict)
     node: Any = Field(default_factory=dict)
@@ -126,6 +129,8 @@ class LogView(BaseModel):
 
 
 class EnvRequest(_In):
+    """A value left out keeps what is stored; ``null`` clears it."""
+
     staging: str | None = None
     production: str | None = None
 
@@ -158,3 +163,11 @@ class BotSettingsPatch(_In):
     action_timeout_seconds: float | None = Field(default=None, gt=0, le=900)
     escalate_on_break: bool | None = None
     fallback_message: str | None = Field(default=None, min_length=1, max_length=1000)
+
+    @field_validator("name", "assignment_mode", "escalate_on_break")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out means "keep"; these have no "unset" state to clear to.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value

@@ -254,3 +254,39 @@ def main(event, context):
     assert all(out[p] != "read" for p in out if p.startswith("/")), out
     assert out["server_port"] != "connected"
     assert out["env"] == [] and out["vars"] == {}
+
+
+async def test_partial_updates_keep_what_is_not_named(server: Server) -> None:
+    bot = await server.bot()
+    await call(server, bot, "PUT", "/env/TOKEN", {"staging": "s-1234", "production": "p-5678"})
+    await call(server, bot, "PUT", "/env/TOKEN", {"staging": "s-9999"})
+    env = server.app[ACTIONS].env
+    assert await env.values(bot.id, "production") == {"TOKEN": "p-5678"}
+    assert await env.values(bot.id, "staging") == {"TOKEN": "s-9999"}
+    await call(server, bot, "PUT", "/env/TOKEN", {"production": None})
+    assert await env.values(bot.id, "production") == {}
+    status, body = await call(server, bot, "PATCH", "", {"escalate_on_break": None})
+    assert status == 400 and body["error"]["field"] == "escalate_on_break"
+    status, body = await call(server, bot, "PATCH", "", {"fallback_message": None,
+                                                          "wait_limit_seconds": 90})
+    assert status == 200 and body["wait_limit_seconds"] == 90
+    status, body = await call(server, bot, "GET", "/actions/bad name!/logs")
+    assert status == 400 and body["error"]["code"] == "invalid_name"
+
+
+async def test_escalation_that_cannot_hand_off_still_returns_the_result(server: Server) -> None:
+    bot = await server.bot()
+    other = await server.bot()
+    await server.handoff(other, ConversationID="taken-by-other")
+    code = "def main(event, context):\n    raise ValueError('nope')\n"
+    await call(server, bot, "PUT", "/actions/boom", {"code": code})
+    await call(server, bot, "POST", "/actions/boom/publish", {})
+    await call(server, bot, "PATCH", "", {"escalate_on_break": True})
+    status, body = await call(server, bot, "POST", "/actions/boom/invoke",
+                              {"ConversationID": "taken-by-other", "user": {}})
+    assert status == 200 and body["ok"] is False and body["error"]["kind"] == "exception"
+    assert body["fallback_message"] and body["escalate"] is True
+    assert body["handoff"]["error"]["code"] == "conversation_taken"
+    status, bad = await call(server, bot, "POST", "/actions/boom/invoke",
+                             {"ConversationID": "a b", "user": {}})
+    assert status == 400 and bad["error"]["field"] == "ConversationID"
