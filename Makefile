@@ -33,7 +33,7 @@ test: deps js-deps lint
 	$(BIN)/python -m pytest -q
 
 bench: deps js-deps
-	$(BIN)/python bench/relay.py
+	$(BIN)/python bench/relay.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(NPM_DIR)/node_modules var

@@ -75,6 +75,7 @@ class HandoffService:
         self.notifier = notifier
         self._bot_cache: dict[str, tuple[float, BotRecord]] = {}
         self._announced: dict[str, int] = {}
+        self._last_queue: dict[str, tuple[str, ...]] = {}
 
     # helpers ---------------------------------------------------------------
     async def bot(self, bot_id: str) -> BotRecord:
@@ -369,7 +370,9 @@ class HandoffService:
                 },
                 rich=True,
             )
-        if only is None:
+        snapshot = tuple(e.conversation_id for e in queue)
+        if only is None and self._last_queue.get(bot_id) != snapshot:
+            self._last_queue[bot_id] = snapshot
             await self.notifier.bot_agents(
                 bot_id,
                 ev.QUEUE_UPDATED,
@@ -384,18 +387,29 @@ class HandoffService:
     async def dispatch(self, bot_id: str) -> None:
         """Assign queued conversations to available agents (auto mode), then announce."""
         bot = await self.bot(bot_id)
-        if bot.assignment_mode == "auto":
-            for entry in await self.state.queue(bot_id):
-                agent = choose_agent(await self.state.agents_for_bot(bot_id), bot_id, entry.team)
+        queue = await self.state.queue(bot_id)
+        if bot.assignment_mode == "auto" and queue:
+            # One snapshot of the agents per dispatch (not one per queue entry),
+            # kept current locally; the state's claim() stays the authority, so a
+            # stale entry only costs a Conflict, after which that agent is re-read.
+            agents = await self.state.agents_for_bot(bot_id)
+            for entry in queue:
+                agent = choose_agent(agents, bot_id, entry.team)
                 if agent is None:
                     if entry.team is None:
                         break
                     continue
                 try:
                     await self._assign(entry.conversation_id, agent.agent_id, actor="system")
+                    agent.load += 1
+                    agent.last_assigned_at = time.time()
                 except Conflict as exc:
                     # Another process or request won this one; the next entry may still fit.
                     log.debug("dispatch skipped %s: %s", entry.conversation_id, exc.message)
+                    fresh = await self.state.get_agent(agent.agent_id)
+                    agents = [a for a in agents if a is not agent]
+                    if fresh is not None:
+                        agents.append(fresh)
         await self._announce(bot_id)
 
     async def _assign(self, conversation_id: str, agent_id: str, *, actor: str) -> ConversationView:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handoff.metrics import MESSAGES, WRITE_BATCH
 from handoff.protocol.common import MessageView
@@ -63,6 +65,10 @@ class NewMessage:
 
 
 _Item = tuple[NewMessage, "asyncio.Future[MessageView]"]
+_SQLITE_INSERT = (
+    "INSERT INTO messages (conversation_id, seq, sender, text, agent_id, client_msg_id, sent_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class MessageWriter:
@@ -78,6 +84,12 @@ class MessageWriter:
         self._closing = False
         self.batches = 0
         self.rows = 0
+        # SQLite fast path: one dedicated connection, driver-level executemany +
+        # commit (2 hops to aiosqlite's thread instead of ~8 through the pool and
+        # SQLAlchemy's execution context: ~35 instead of ~205 µs CPU per batch).
+        self._conn: AsyncConnection | None = None
+        self._raw: Any = None
+        self._sent_at: Any = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
@@ -99,7 +111,23 @@ class MessageWriter:
         if self._task is not None:
             await self._task
 
+    async def _open_raw(self) -> None:
+        if self._engine.dialect.name != "sqlite":
+            return
+        self._conn = await self._engine.connect()
+        self._raw = (await self._conn.get_raw_connection()).driver_connection
+        dialect = self._engine.dialect
+        self._sent_at = messages.c.sent_at.type.dialect_impl(dialect).bind_processor(dialect)
+
     async def _run(self) -> None:
+        await self._open_raw()
+        try:
+            await self._loop()
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
+
+    async def _loop(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
@@ -110,11 +138,35 @@ class MessageWriter:
             if self._closing:
                 return
 
-    async def _flush(self, batch: list[_Item]) -> None:
-        try:
+    async def _insert(self, batch: list[_Item]) -> None:
+        if self._raw is None:
             async with self._engine.begin() as conn:
                 await conn.execute(messages.insert(), [m.row() for m, _ in batch])
-        except IntegrityError:
+            return
+        to_db = self._sent_at
+        rows = [
+            (
+                m.conversation_id,
+                m.seq,
+                m.sender,
+                m.text,
+                m.agent_id,
+                m.client_msg_id,
+                to_db(m.sent_at) if to_db else m.sent_at,
+            )
+            for m, _ in batch
+        ]
+        try:
+            await self._raw.executemany(_SQLITE_INSERT, rows)
+            await self._raw.commit()
+        except BaseException:
+            await self._raw.rollback()
+            raise
+
+    async def _flush(self, batch: list[_Item]) -> None:
+        try:
+            await self._insert(batch)
+        except (IntegrityError, sqlite3.IntegrityError):
             # A repeated client_msg_id (or a rare seq clash) spoils the batch for
             # everyone; fall back to one row at a time so only that row is affected.
             for item in batch:
@@ -137,9 +189,8 @@ class MessageWriter:
     async def _flush_one(self, item: _Item) -> None:
         message, future = item
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(messages.insert(), [message.row()])
-        except IntegrityError as exc:
+            await self._insert([item])
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             existing = None
             if message.client_msg_id is not None:
                 existing = await self._repo.by_client_id(
