@@ -170,6 +170,15 @@ async def _create_conversations(base: str, bot_id: str, api_key: str, n: int) ->
         return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
+def pinned(cmd: list[str], cpu: int) -> list[str]:
+    """``cmd`` bound to one CPU, as DESIGN.md measures: the server on one core, the load
+    generator on another, so neither steals the other's time. Off with HANDOFF_BENCH_PIN=0."""
+    if os.environ.get("HANDOFF_BENCH_PIN") == "0" or (os.cpu_count() or 1) < 2:
+        return cmd
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", str(cpu), *cmd] if taskset else cmd
+
+
 def start_handoff(n: int, capacity: int, workdir: Path) -> Server:
     from handoff.security import TokenSigner
 
@@ -198,7 +207,8 @@ def start_handoff(n: int, capacity: int, workdir: Path) -> Server:
     env.pop("HANDOFF_REDIS_URL", None)
     log = workdir / "handoff.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(VENV_BIN / "handoff"), "serve"], env=env, stdout=out,
+        cmd = pinned([str(VENV_BIN / "handoff"), "serve"], 0)
+        proc = subprocess.Popen(cmd, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=workdir)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -216,7 +226,8 @@ def start_bare(n: int, capacity: int, workdir: Path) -> Server:
     log = workdir / "bare.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "python"), str(BENCH / "bare_relay.py"), "--port", str(port)],
+            pinned([str(VENV_BIN / "python"), str(BENCH / "bare_relay.py"), "--port", str(port)],
+                   0),
             stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
         )
     base = f"http://127.0.0.1:{port}"
@@ -343,7 +354,8 @@ def run_loadgen(server: Server, args: argparse.Namespace, workdir: Path,
     budget = 300 + 4 * (args.warmup + args.duration) + len(server.conversations) * 0.3
     out_path = workdir / f"loadgen-{server.name}.out"
     with out_path.open("w") as out:
-        proc = subprocess.Popen([node, str(BENCH / "loadgen.js"), str(path)], stdout=out,
+        cmd = pinned([node, str(BENCH / "loadgen.js"), str(path)], 1)
+        proc = subprocess.Popen(cmd, stdout=out,
                                 stderr=subprocess.PIPE, text=True)
         watchdog = threading.Timer(budget, proc.kill)
         watchdog.start()

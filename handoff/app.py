@@ -38,7 +38,7 @@ from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.conversations import ConversationRepo
-from handoff.storage.db import make_engine
+from handoff.storage.db import checkpoint, make_engine
 from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
@@ -136,6 +136,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         tasks = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, service.sweep)),
             asyncio.create_task(_every(600.0, actions.purge)),
+            asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),
         ]
         try:
             yield

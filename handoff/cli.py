@@ -40,6 +40,10 @@ def _tune_runtime() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    # SQLite runs in a driver thread that needs the GIL to hand each commit back;
+    # with the default 5 ms switch interval a busy event loop can keep it waiting
+    # that long, which is the whole latency budget of a message.
+    sys.setswitchinterval(0.0005)
 
 
 def serve(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff.config import Settings
-from handoff.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from handoff.errors import BadRequest, Conflict, Forbidden, HandoffError, NotFound, TooLarge
 from handoff.metrics import QUEUE_WAIT
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
@@ -400,7 +400,9 @@ class HandoffService:
                         break
                     continue
                 try:
-                    await self._assign(entry.conversation_id, agent.agent_id, actor="system")
+                    await self._assign(
+                        bot_id, entry.conversation_id, agent.agent_id, actor="system"
+                    )
                     agent.load += 1
                     agent.last_assigned_at = time.time()
                 except Conflict as exc:
@@ -412,23 +414,27 @@ class HandoffService:
                         agents.append(fresh)
         await self._announce(bot_id)
 
-    async def _assign(self, conversation_id: str, agent_id: str, *, actor: str) -> ConversationView:
-        view = await self.conversation(conversation_id)
-        if view.state != S.QUEUED:
-            raise Conflict(
-                "this conversation is not waiting in the queue",
-                field="conversation_id",
-                code="not_queued",
-            )
-        if not await self.state.claim(view.bot_id, conversation_id, agent_id):
+    async def _assign(
+        self, bot_id: str, conversation_id: str, agent_id: str, *, actor: str
+    ) -> ConversationView:
+        # The atomic claim comes first: losing it costs no database round trip,
+        # which matters when many dispatches race over one queue.
+        if not await self.state.claim(bot_id, conversation_id, agent_id):
             raise Conflict(
                 "this conversation was already taken, or you have no free capacity",
                 field="conversation_id",
                 code="already_assigned",
             )
         try:
+            view = await self.conversation(conversation_id, field="conversation_id")
+            if view.state != S.QUEUED:
+                raise Conflict(
+                    "this conversation is not waiting in the queue",
+                    field="conversation_id",
+                    code="not_queued",
+                )
             view = await self._move(view, T.ASSIGN, actor, agent_id=agent_id)
-        except Conflict:
+        except HandoffError:
             await self.state.release(conversation_id)
             raise
         await self.state.clear_deadline("wait", conversation_id)
@@ -610,7 +616,15 @@ class HandoffService:
         presence = await self.state.get_agent(record.id)
         if presence is None or presence.status is not AgentStatus.ONLINE:
             raise Conflict("set your status to online first", field="status", code="not_online")
-        view = await self._assign(conversation_id, record.id, actor=f"agent:{record.id}")
+        if view.state != S.QUEUED:
+            raise Conflict(
+                "this conversation is not waiting in the queue",
+                field="conversation_id",
+                code="not_queued",
+            )
+        view = await self._assign(
+            view.bot_id, conversation_id, record.id, actor=f"agent:{record.id}"
+        )
         await self._announce(view.bot_id)
         return view
 

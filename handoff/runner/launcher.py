@@ -101,8 +101,8 @@ class Launcher:
         else:
             launcher.unavailable = (
                 "bubblewrap (bwrap) is not installed, so custom actions cannot run safely: "
-                "install it (apt-get install bubblewrap), or set allow_unsandboxed=True on a "
-                "development machine only"
+                "install it (apt-get install bubblewrap), or set "
+                "HANDOFF_RUNNER_ALLOW_UNSANDBOXED=true on a development machine only"
             )
             log.error(launcher.unavailable)
         return launcher

@@ -153,7 +153,7 @@ async def test_missing_bubblewrap_refuses_to_run(make_pool: Callable[..., Runner
         assert not pool.sandboxed
         out = await pool.run("bot-a", "c", COUNTER, {})
         assert out.error is not None and out.error.kind == ErrorKind.SANDBOX_UNAVAILABLE
-        assert "allow_unsandboxed" in out.error.message
+        assert "HANDOFF_RUNNER_ALLOW_UNSANDBOXED" in out.error.message
 
 
 async def test_explicit_opt_out_runs_unsandboxed_and_says_so(
