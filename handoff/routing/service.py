@@ -152,47 +152,27 @@ class HandoffService:
     ) -> ConversationView:
         """``execute_handoff``: a new conversation waiting for its widget, or the open one again."""
         actor = f"bot:{bot.id}"
-        if conversation_id is None:
-            conversation_id = secrets.token_urlsafe(24)
-            view = await self.conversations.create(
-                conversation_id,
-                bot.id,
-                user=user,
-                reason=reason,
-                entities=entities,
-                team=team,
-                actor=actor,
+        existing = await self.conversations.get(conversation_id) if conversation_id else None
+        if existing is not None and existing.bot_id != bot.id:
+            raise Conflict(
+                "this ConversationID belongs to another bot",
+                field="ConversationID",
+                code="conversation_taken",
             )
+        if existing is not None and existing.state != S.CLOSED:
+            return existing
+        details: dict[str, Any] = {
+            "user": user,
+            "reason": reason,
+            "entities": entities,
+            "team": team,
+        }
+        if existing is not None:
+            view = await self._move(existing, T.REOPEN, actor, **details)
         else:
-            existing = await self.conversations.get(conversation_id)
-            if existing is not None and existing.bot_id != bot.id:
-                raise Conflict(
-                    "this ConversationID belongs to another bot",
-                    field="ConversationID",
-                    code="conversation_taken",
-                )
-            if existing is None:
-                view = await self.conversations.create(
-                    conversation_id,
-                    bot.id,
-                    user=user,
-                    reason=reason,
-                    entities=entities,
-                    team=team,
-                    actor=actor,
-                )
-            elif existing.state == S.CLOSED:
-                view = await self._move(
-                    existing,
-                    T.REOPEN,
-                    actor,
-                    user=user,
-                    reason=reason,
-                    entities=entities,
-                    team=team,
-                )
-            else:
-                return existing
+            view = await self.conversations.create(
+                conversation_id or secrets.token_urlsafe(24), bot.id, actor=actor, **details
+            )
         last = await self.messages.max_seq(view.conversation_id)
         await self.state.seed_seq(view.conversation_id, last)
         # A reopened conversation starts a new handoff: what the widget was sent in

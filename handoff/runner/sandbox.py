@@ -157,6 +157,10 @@ def sandbox_argv(
     ]
     if bwrap.disable_userns:
         argv.append("--disable-userns")
+    # The private /tmp goes first: bwrap mounts in order, and the interpreter (a
+    # virtualenv in a checkout under /tmp, say) must be bound on top of it, not
+    # hidden beneath it.
+    argv += ["--size", str(tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     for path in _SYSTEM_DIRS:
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]
@@ -175,10 +179,6 @@ def sandbox_argv(
         SANDBOX_EGRESS,
         "--dev",
         "/dev",
-        "--size",
-        str(tmp_mb * 1024 * 1024),
-        "--tmpfs",
-        "/tmp",
         "--chdir",
         SANDBOX_HOME,
     ]

@@ -78,7 +78,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if bucket is not None:
             bucket.take()
 
-    def _bound(self, sid: str, conversation_id: str, bot_id: str) -> _Binding:
+    def _binding(self, sid: str) -> _Binding:
         binding = self._bindings.get(sid)
         if binding is None:
             raise Forbidden(
@@ -86,13 +86,18 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 field="ConversationID",
                 code="not_bound",
             )
+        return binding
+
+    def _bound(self, sid: str, conversation_id: str, bot_id: str | None = None) -> _Binding:
+        """This socket's binding, checked against the ids an event names."""
+        binding = self._binding(sid)
         if conversation_id != binding.conversation_id:
             raise Forbidden(
                 "this socket is bound to another conversation",
                 field="ConversationID",
                 code="conversation_mismatch",
             )
-        if bot_id != binding.bot_id:
+        if bot_id is not None and bot_id != binding.bot_id:
             raise Forbidden(
                 "BotID does not match this conversation", field="BotID", code="bot_mismatch"
             )
@@ -170,13 +175,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(MessagesToClient, data)
-            binding = self._bindings.get(sid)
-            if binding is None:
-                raise Forbidden(
-                    "emit username with your ConversationID first",
-                    field="ConversationID",
-                    code="not_bound",
-                )
+            binding = self._binding(sid)
             await self._service.store_transcript(binding.conversation_id, req.bot_id, req.messages)
             return {"ok": True, "stored": len(req.messages)}
 
@@ -186,8 +185,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(WidgetTyping, data)
-            binding = self._bindings.get(sid)
-            self._bound(sid, req.ConversationID, binding.bot_id if binding else "")
+            self._bound(sid, req.ConversationID)
             await self._service.user_typing(req.ConversationID, req.typing)
             return {"ok": True}
 
