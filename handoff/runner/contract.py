@@ -17,6 +17,7 @@ from typing import Any
 
 from .models import DetailLimits, ErrorKind, EventInput
 from .worker.context import LambdaContext
+from .worker.wire import Decoder, Encoder
 
 __all__ = [
     "ContractError",
@@ -81,8 +82,8 @@ def _reject_constant(name: str) -> float:
 
 
 # Built once: json.loads/dumps with options construct a new codec per call.
-_BODY_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_EVENT_ENCODER = json.JSONEncoder(default=str)
+_BODY_DECODER = Decoder(json.JSONDecoder(parse_constant=_reject_constant))
+_EVENT_ENCODER = Encoder(default=str)
 
 
 def _parse_body(body: object) -> dict[str, Any]:
@@ -180,9 +181,9 @@ def parse_response(
             ErrorKind.BAD_RETURN,
             f"main returned {returned_type or _type_name(value)}; it must {FIX}",
         )
-    for key in ("statusCode", "body"):
-        if key not in value:
-            raise ContractError(ErrorKind.BAD_RETURN, f"the returned dict has no {key!r}: {FIX}")
+    if "statusCode" not in value or "body" not in value:
+        key = "body" if "statusCode" in value else "statusCode"
+        raise ContractError(ErrorKind.BAD_RETURN, f"the returned dict has no {key!r}: {FIX}")
     status = value["statusCode"]
     if isinstance(status, float) and math.isfinite(status) and status.is_integer():
         status = int(status)
@@ -205,7 +206,7 @@ def parse_response(
         user_details = _user_details(final["user_details"], limits)
     return ParsedResponse(
         status_code=status,
-        headers={str(k): str(v) for k, v in headers.items()},
+        headers={str(k): str(v) for k, v in headers.items()} if headers else {},
         final_response=final,
         user_details=user_details,
         conversation_details=_conversation_details(final, limits),

@@ -7,8 +7,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import sandbox, seccomp
@@ -16,6 +17,8 @@ from .config import RunnerConfig
 from .egress import EgressListener, EgressProxy
 from .netpolicy import NetworkPolicy
 from .process import WorkerProcess
+from .results import secret_values
+from .worker import wire
 
 __all__ = ["EnvKey", "Launcher", "Worker", "env_key"]
 
@@ -48,6 +51,21 @@ class Worker:
     env_key: EnvKey
     listener: EgressListener
     workdir: str | None = None
+    secrets: tuple[str, ...] = ()  # its variables' values, masked in logs and errors
+    # The code versions it holds compiled, as it reported them, oldest first:
+    # their code is not sent again (see wire.CALL).
+    versions: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def remember(self, version: str, cached: bool) -> None:
+        """Follow the worker's own cache after a call of ``version``; same policy, same order."""
+        if not cached:
+            self.versions.pop(version, None)
+        elif version in self.versions:
+            self.versions.move_to_end(version)
+        else:
+            self.versions[version] = None
+            if len(self.versions) > wire.CACHED_VERSIONS:
+                self.versions.popitem(last=False)
 
     async def close(self) -> None:
         """Kill it, wait for it, cut its connections and remove its files."""
@@ -179,4 +197,4 @@ class Launcher:
             for unused in (fd, info_r, info_w):
                 if unused is not None:
                     os.close(unused)
-        return Worker(proc, bot_id, key, listener, workdir)
+        return Worker(proc, bot_id, key, listener, workdir, secret_values(env))

@@ -24,7 +24,7 @@ from .contract import build_event
 from .launcher import EnvKey, Launcher, Worker, env_key
 from .models import DetailLimits, ErrorKind, EventInput, InvocationRequest, InvocationResult
 from .process import SpawnError, WorkerCrashed, WorkerTimeout
-from .results import crash_result, mask_secrets, result_from_answer
+from .results import crash_result, mask_known_secrets, result_from_answer
 
 __all__ = ["PoolStats", "RunnerPool"]
 
@@ -144,7 +144,6 @@ class RunnerPool:
         """Run one call; every failure comes back as a result, never as an exception."""
         if self._state != "running":
             raise RuntimeError("the RunnerPool is not running: use 'async with RunnerPool()'")
-        ids = {"request_id": request.request_id, "version": request.version}
         assert self._launcher is not None
         if self._launcher.unavailable:
             return InvocationResult.failure(
@@ -162,43 +161,58 @@ class RunnerPool:
                 version=request.version,
             )
         timeout = request.timeout_s or self.config.timeout_s
-        worker = await self._acquire(request.bot_id, request.env)
+        worker: Worker | InvocationResult | None = self._take_idle(
+            request.bot_id, env_key(request.env)
+        )
+        if worker is None:  # no warm worker: start one, if there is room
+            worker = await self._acquire(request.bot_id, request.env)
         if isinstance(worker, InvocationResult):
             worker.request_id, worker.version = request.request_id, request.version
             return worker
-        message = {
-            "op": "call",
-            "version": request.version,
-            "action": request.action,
-            "bot_id": request.bot_id,
-            "request_id": request.request_id,
-            "timeout_ms": int(timeout * 1000),
-        }
-        raw = {"code": request.code, "body": build_event(request.input, request.env)["body"]}
+        # wire.CALL's fields after the op and id, then its raw ones.
+        with_code = request.version not in worker.versions
+        fields = (
+            int(timeout * 1000),
+            request.version,
+            request.action,
+            request.bot_id,
+            request.request_id,
+            with_code,
+        )
+        raw = (request.code if with_code else "", build_event(request.input, request.env)["body"])
         started = time.perf_counter()
         try:
-            answer = await worker.proc.call(message, raw, timeout + self.config.kill_grace_s)
+            answer = await worker.proc.call(fields, raw, timeout + self.config.kill_grace_s)
         except WorkerTimeout:
             self._discard(worker)
             return InvocationResult.failure(
                 ErrorKind.TIMEOUT,
                 f"the action ran longer than its {timeout:g} s time limit and was stopped",
                 duration_ms=timeout * 1000,
-                **ids,
+                request_id=request.request_id,
+                version=request.version,
             )
         except WorkerCrashed as exc:
             self._discard(worker)
             return crash_result(
                 exc,
                 worker.proc.returncode(),
-                **ids,
+                request_id=request.request_id,
+                version=request.version,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
         except BaseException:
             self._discard(worker)  # cancelled mid-call: its state is unknown
             raise
-        result = result_from_answer(answer, request.limits or self.config.detail_limits, **ids)
-        mask_secrets(result, request.env)
+        result = result_from_answer(
+            answer,
+            request.limits or self.config.detail_limits,
+            request_id=request.request_id,
+            version=request.version,
+        )
+        # The worker holds exactly request.env (the pool's key), so its secrets are these.
+        mask_known_secrets(result, worker.secrets)
+        worker.remember(request.version, answer.get("cached") is True)
         worn = (
             answer.get("recycle")
             or worker.proc.calls >= self.config.max_calls_per_worker
@@ -244,12 +258,9 @@ class RunnerPool:
         self, bot_id: str, env: Mapping[str, str], *, reuse: bool = True
     ) -> Worker | InvocationResult:
         key = env_key(env)
-        idle = self._idle.get((bot_id, key))
-        while reuse and idle:
-            worker = idle.pop()
-            if worker.proc.alive:
-                return worker
-            self._discard(worker)
+        worker = self._take_idle(bot_id, key) if reuse else None
+        if worker is not None:
+            return worker
         limit = self.config.max_workers_per_bot
         if self._counts.get(bot_id, 0) >= limit and not self._evict(lambda w: w.bot_id == bot_id):
             return InvocationResult.failure(
@@ -284,6 +295,16 @@ class RunnerPool:
             self._discard(worker)
             return InvocationResult.failure(ErrorKind.SANDBOX_UNAVAILABLE, "the runner closed")
         return worker
+
+    def _take_idle(self, bot_id: str, key: EnvKey) -> Worker | None:
+        """A live idle worker of this bot holding exactly these variables, if any."""
+        idle = self._idle.get((bot_id, key))
+        while idle:
+            worker = idle.pop()
+            if worker.proc.alive:
+                return worker
+            self._discard(worker)
+        return None
 
     def _evict(self, choose: Callable[[Worker], bool], *, every: bool = False) -> int:
         """Kill idle workers ``choose`` picks, least recently used first."""

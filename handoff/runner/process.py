@@ -38,9 +38,8 @@ class _Expired(Exception):
     pass
 
 
-def _expire(waiter: asyncio.Future[bytes]) -> None:
-    if not waiter.done():
-        waiter.set_exception(_Expired())
+# A frame's payload: a copy, or a view of the bytes one read returned.
+Frame = bytes | memoryview
 
 
 class _Protocol(asyncio.SubprocessProtocol):
@@ -50,7 +49,7 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.max_frame = max_frame
         self.buffer = bytearray()
         self.stderr = bytearray()
-        self.waiter: asyncio.Future[bytes] | None = None
+        self.waiter: asyncio.Future[Frame] | None = None
         self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.broken: str | None = None
 
@@ -59,6 +58,16 @@ class _Protocol(asyncio.SubprocessProtocol):
             self.stderr += data
             del self.stderr[:-_STDERR_TAIL]
             return
+        if not self.buffer and len(data) > wire.HEADER.size and self.broken is None:
+            # The usual case: one read holds exactly one answer, which is handed
+            # on where it lies instead of being copied through the buffer.
+            (size,) = wire.HEADER.unpack_from(data)
+            if size == len(data) - wire.HEADER.size and size <= self.max_frame:
+                if self.waiter is None or self.waiter.done():
+                    self._break("the worker sent an answer nobody asked for")
+                else:
+                    self.waiter.set_result(memoryview(data)[wire.HEADER.size :])
+                return
         self.buffer += data
         while len(self.buffer) >= wire.HEADER.size and self.broken is None:
             (size,) = wire.HEADER.unpack_from(self.buffer)
@@ -148,6 +157,12 @@ class WorkerProcess:
         self.calls = 0
         self.sandbox_pid: int | None = None  # bwrap's child: init of the PID namespace
         self._next_id = 0
+        self._loop = asyncio.get_running_loop()
+        # The answer in flight is due by _deadline (loop time); one watchdog
+        # timer, due at _watch_at, serves every call: see _arm.
+        self._deadline = 0.0
+        self._watch_at = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @classmethod
     async def spawn(
@@ -211,40 +226,87 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.transport.get_returncode() is None and self.protocol.broken is None
 
-    async def _exchange(
-        self, message: dict[str, Any], answer_within_s: float, raw: dict[str, str] | None = None
-    ) -> dict[str, Any]:
+    def _send(self, frame: bytes, answer_within_s: float) -> asyncio.Future[Frame]:
+        """Write one frame; the future its answer will complete, due within the limit."""
         if self.protocol.broken:
             raise WorkerCrashed(self.protocol.broken)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[bytes] = loop.create_future()
+        loop = self._loop
+        waiter: asyncio.Future[Frame] = loop.create_future()
         self.protocol.waiter = waiter
-        self.requests.write(wire.encode(message, raw))
-        # A timer on the future itself rather than asyncio.wait_for, which costs
-        # two extra event-loop turns per call: a warm call is ~50 us in all.
-        timer = loop.call_later(answer_within_s, _expire, waiter)
+        self.requests.write(frame)
+        self._arm(loop.time() + answer_within_s)
+        return waiter
+
+    def _arm(self, deadline: float) -> None:
+        """Make sure the watchdog fires no later than ``deadline``.
+
+        A timer per call (call_later, then cancel) costs more than the rest of
+        the server's bookkeeping for a warm call. The watchdog stays armed
+        across calls instead, and is moved only when a call is due sooner than
+        it fires (a shorter time limit); calls are short beside their limits,
+        so it fires rarely, and then re-arms for the call in flight, if any.
+        """
+        self._deadline = deadline
+        if self._watchdog is None or deadline < self._watch_at:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._watch_at = deadline
+            self._watchdog = self._loop.call_at(deadline, self._watch)
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        waiter = self.protocol.waiter
+        if waiter is None or waiter.done():
+            return  # idle: the next call arms it again
+        if self._loop.time() >= self._deadline:
+            waiter.set_exception(_Expired())
+        else:
+            self._arm(self._deadline)
+
+    def _expired(self, answer_within_s: float) -> WorkerTimeout:
+        self.kill()
+        return WorkerTimeout(f"no answer within {answer_within_s:g} s")
+
+    def _decode(self, frame: Frame) -> dict[str, Any]:
         try:
-            frame = await waiter
-        except _Expired:
-            self.kill()
-            raise WorkerTimeout(f"no answer within {answer_within_s:g} s") from None
-        finally:
-            timer.cancel()
-            self.protocol.waiter = None
-        try:
-            return wire.decode(frame)
+            answer = wire.decode(frame)
         except wire.FrameError as exc:
             self.kill()
             raise WorkerCrashed(str(exc)) from None
+        if not isinstance(answer, dict):
+            self.kill()
+            raise WorkerCrashed("frame is not a JSON object")
+        return answer
+
+    async def _exchange(self, message: dict[str, Any], answer_within_s: float) -> dict[str, Any]:
+        waiter = self._send(wire.encode(message), answer_within_s)
+        try:
+            frame = await waiter
+        except _Expired:
+            raise self._expired(answer_within_s) from None
+        finally:
+            self.protocol.waiter = None
+        return self._decode(frame)
 
     async def call(
-        self, message: dict[str, Any], raw: dict[str, str], answer_within_s: float
+        self, fields: Sequence[Any], raw: Sequence[str], answer_within_s: float
     ) -> dict[str, Any]:
-        """Send one call frame (``raw``: large text fields); the answer, or an exception."""
+        """Send one call: ``fields`` and ``raw`` are wire.CALL's after the op and id.
+
+        Returns the answer, or raises an exception.
+        """
+        # _exchange inlined: one coroutine fewer per call.
         self._next_id += 1
-        message["id"] = self._next_id
         self.calls += 1
-        answer = await self._exchange(message, answer_within_s, raw)
+        request = wire.encode_list(["call", self._next_id, *fields], raw)
+        waiter = self._send(request, answer_within_s)
+        try:
+            frame = await waiter
+        except _Expired:
+            raise self._expired(answer_within_s) from None
+        finally:
+            self.protocol.waiter = None
+        answer = self._decode(frame)
         if answer.get("id") != self._next_id:
             self.kill()
             raise WorkerCrashed("the worker answered out of turn")
@@ -286,6 +348,9 @@ class WorkerProcess:
             if self.transport.get_returncode() is not None or last_resort:
                 break
             self.kill_group()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         self.requests.close()
         self.answers.close()
         self.transport.close()

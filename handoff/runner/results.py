@@ -7,6 +7,7 @@ validated here, and what ``main`` returned goes through the contract checks.
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,7 +16,13 @@ from .contract import ContractError, parse_response
 from .models import ActionError, DetailLimits, ErrorKind, InvocationResult
 from .process import WorkerCrashed
 
-__all__ = ["crash_result", "mask_secrets", "result_from_answer"]
+__all__ = [
+    "crash_result",
+    "mask_known_secrets",
+    "mask_secrets",
+    "result_from_answer",
+    "secret_values",
+]
 
 MASK = "****"
 # Shorter values ("1", "en") are too common to mask without garbling the logs.
@@ -59,14 +66,21 @@ def crash_result(
     )
 
 
-def mask_secrets(result: InvocationResult, env: dict[str, str]) -> InvocationResult:
+def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The values ``mask_known_secrets`` hides for ``env``, longest first."""
+    return tuple(sorted((v for v in env.values() if len(v) >= _MIN_SECRET), key=len, reverse=True))
+
+
+def mask_secrets(result: InvocationResult, env: Mapping[str, str]) -> InvocationResult:
     """Replace the bot's variable values in logs and error text: they are secrets.
 
     The output is left alone; a dialogue may need a value the code chose to return.
     """
-    secrets = sorted((v for v in env.values() if len(v) >= _MIN_SECRET), key=len, reverse=True)
-    if not secrets:
-        return result
+    return mask_known_secrets(result, secret_values(env))
+
+
+def mask_known_secrets(result: InvocationResult, secrets: tuple[str, ...]) -> InvocationResult:
+    """``mask_secrets`` with ``secret_values(env)`` worked out once (per worker)."""
     for secret in secrets:
         result.logs = result.logs.replace(secret, MASK)
         if result.error is not None:
@@ -81,10 +95,13 @@ def result_from_answer(
 ) -> InvocationResult:
     """Check a worker's ``result`` frame and the response ``main`` returned in it."""
     logs = answer.get("logs")
+    if not isinstance(logs, str):
+        logs = ""
     duration = answer.get("duration_ms")
+    duration_ms = float(duration) if isinstance(duration, (int, float)) else 0.0
     common: dict[str, Any] = {
-        "logs": logs if isinstance(logs, str) else "",
-        "duration_ms": float(duration) if isinstance(duration, int | float) else 0.0,
+        "logs": logs,
+        "duration_ms": duration_ms,
         "request_id": request_id,
         "version": version,
     }
@@ -117,5 +134,8 @@ def result_from_answer(
         headers=parsed.headers,
         user_details=parsed.user_details,
         conversation_details=parsed.conversation_details,
-        **common,
+        logs=logs,
+        duration_ms=duration_ms,
+        request_id=request_id,
+        version=version,
     )

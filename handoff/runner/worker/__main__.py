@@ -48,7 +48,7 @@ def main() -> int:
     proto_in, proto_out = guard.take_protocol_fds()
     frames = wire.FrameReader(proto_in)
     init = frames.read()
-    if init is None or init.get("op") != "init":
+    if not isinstance(init, dict) or init.get("op") != "init":
         print("handoff worker: expected an init frame", file=sys.stderr)
         return 2
     runtime = _start(init)
@@ -58,6 +58,8 @@ def main() -> int:
         msg = frames.read()
         if msg is None:
             return 0
+        if not isinstance(msg, list):  # not a call: the server broke the protocol
+            raise wire.FrameError("expected a call frame")
         wire.write_all(proto_out, runtime.answer(runtime.call(msg)))
 
 
