@@ -28,7 +28,7 @@ from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import BucketMap
 from handoff.routing.memory import MemoryState
 from handoff.routing.service import HandoffService
-from handoff.runner import DetailLimits, RunnerPool
+from handoff.runner import RunnerPool
 from handoff.security import TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
@@ -113,7 +113,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         sio.register_namespace(WidgetNamespace(service, settings))
         sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
         await service.recover()
-        pool = RunnerPool(runner_config(settings))
+        config = runner_config(settings)
+        pool = RunnerPool(config)
         await pool.start()
         actions = ActionService(
             actions=ActionRepo(engine),
@@ -126,10 +127,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
                     seconds=settings.conversation_details_ttl_seconds
                 ),
                 log_retention=timedelta(seconds=settings.action_log_retention_seconds),
-                limits=DetailLimits(
-                    user_detail_chars=settings.user_detail_max_chars,
-                    conversation_details_chars=settings.conversation_details_max_chars,
-                ),
+                limits=config.detail_limits,
             ),
         )
         app[ACTIONS] = actions

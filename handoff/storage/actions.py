@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from handoff.storage.db import aware, utcnow
+from handoff.storage.db import aware, upsert, utcnow
 from handoff.storage.tables import action_logs, action_versions, actions, env_vars
 
 __all__ = ["ActionLog", "ActionRepo", "ActionVersion", "EnvRepo", "EnvVar"]
@@ -262,23 +262,13 @@ class EnvRepo:
     async def put(
         self, bot_id: str, name: str, staging: str | None, production: str | None
     ) -> None:
-        now = utcnow()
         async with self._engine.begin() as conn:
-            updated = await conn.execute(
-                env_vars.update()
-                .where(env_vars.c.bot_id == bot_id, env_vars.c.name == name)
-                .values(staging=staging, production=production, updated_at=now)
+            await upsert(
+                conn,
+                env_vars,
+                {"bot_id": bot_id, "name": name},
+                {"staging": staging, "production": production, "updated_at": utcnow()},
             )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    env_vars.insert().values(
-                        bot_id=bot_id,
-                        name=name,
-                        staging=staging,
-                        production=production,
-                        updated_at=now,
-                    )
-                )
 
     async def delete(self, bot_id: str, name: str) -> bool:
         async with self._engine.begin() as conn:

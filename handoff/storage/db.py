@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, overload
 
+import sqlalchemy as sa
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["aware", "checkpoint", "make_engine", "utcnow"]
+__all__ = ["aware", "checkpoint", "make_engine", "upsert", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -56,3 +57,13 @@ async def checkpoint(engine: AsyncEngine) -> None:
         return
     async with engine.connect() as conn:
         await conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+
+
+async def upsert(
+    conn: AsyncConnection, table: sa.Table, keys: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Update the row named by ``keys`` or insert it: portable across SQLite and PostgreSQL."""
+    where = [table.c[name] == value for name, value in keys.items()]
+    updated = await conn.execute(table.update().where(*where).values(**values))
+    if updated.rowcount == 0:
+        await conn.execute(table.insert().values(**keys, **values))

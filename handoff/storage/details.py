@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handoff.storage.db import aware, utcnow
+from handoff.storage.db import aware, upsert, utcnow
 from handoff.storage.tables import conversation_details, user_details
 
 __all__ = ["DetailsRepo"]
@@ -25,17 +25,10 @@ class DetailsRepo:
         return dict(row.data) if row else None
 
     async def save_user(self, user_id: str, data: dict[str, str]) -> None:
-        now = utcnow()
         async with self._engine.begin() as conn:
-            updated = await conn.execute(
-                user_details.update()
-                .where(user_details.c.user_id == user_id)
-                .values(data=data, updated_at=now)
+            await upsert(
+                conn, user_details, {"user_id": user_id}, {"data": data, "updated_at": utcnow()}
             )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    user_details.insert().values(user_id=user_id, data=data, updated_at=now)
-                )
 
     async def conversation(self, key: str, *, now: datetime | None = None) -> dict[str, Any]:
         """What is kept for this conversation; nothing once it has expired."""
@@ -53,19 +46,13 @@ class DetailsRepo:
         return dict(row.data)
 
     async def save_conversation(self, key: str, data: dict[str, Any], ttl: timedelta) -> None:
-        expires = utcnow() + ttl
         async with self._engine.begin() as conn:
-            updated = await conn.execute(
-                conversation_details.update()
-                .where(conversation_details.c.conversation_key == key)
-                .values(data=data, expires_at=expires)
+            await upsert(
+                conn,
+                conversation_details,
+                {"conversation_key": key},
+                {"data": data, "expires_at": utcnow() + ttl},
             )
-            if updated.rowcount == 0:
-                await conn.execute(
-                    conversation_details.insert().values(
-                        conversation_key=key, data=data, expires_at=expires
-                    )
-                )
 
     async def purge_expired(self, now: datetime | None = None) -> int:
         now = now or utcnow()
