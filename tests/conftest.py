@@ -238,7 +238,7 @@ async def postgres_url() -> AsyncIterator[str]:
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI") == "true":
             raise
-        pytest.skip(f"PostgreSQL is not reachable at {base}: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable at {base} (with CI=true this fails): {exc}")
     name = f"handoff_test_{os.getpid()}_{time.monotonic_ns()}"
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
