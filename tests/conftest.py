@@ -176,6 +176,14 @@ class Server:
             assert ack["ok"], ack
         return client
 
+    async def live_pair(self, bot: Bot) -> tuple[str, Client, Client]:
+        """A new conversation of ``bot`` with its widget bound and an online agent assigned."""
+        sock = await self.agent_socket(await self.agent(bot))
+        cid = (await self.handoff(bot))["ConversationID"]
+        widget = await self.widget(cid, bot)
+        await sock.rec.wait("conversation_assigned")
+        return cid, widget, sock
+
     async def agent_socket(
         self, agent: AgentRecord, *, online: bool = True, capacity: int | None = None
     ) -> Client:

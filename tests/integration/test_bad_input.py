@@ -9,14 +9,6 @@ import socketio
 from tests.conftest import Bot, Client, Server
 
 
-async def _live_pair(server: Server, bot: Bot) -> tuple[str, Client, Client]:
-    sock = await server.agent_socket(await server.agent(bot))
-    cid = (await server.handoff(bot))["ConversationID"]
-    widget = await server.widget(cid, bot)
-    await sock.rec.wait("conversation_assigned")
-    return cid, widget, sock
-
-
 async def _still_works(server: Server, bot: Bot, cid: str, widget: Client, agent: Client) -> None:
     ack = await widget.call(
         "from_user", {"message": "still fine", "ConversationID": cid, "BotID": bot.id}
@@ -58,7 +50,7 @@ async def test_widget_bad_input_gets_an_error_event(
     server: Server, event: str, payload: Any, code: str, field: str | None
 ) -> None:
     bot = await server.bot()
-    cid, good_widget, agent = await _live_pair(server, bot)
+    cid, good_widget, agent = await server.live_pair(bot)
     bad = await server.widget()
     await bad.emit(event, payload)
     error = await bad.rec.wait("error")
@@ -71,7 +63,7 @@ async def test_widget_bad_input_gets_an_error_event(
 async def test_widget_cannot_reach_another_conversation_or_bot(server: Server) -> None:
     bot = await server.bot()
     other_bot = await server.bot()
-    cid, widget, agent = await _live_pair(server, bot)
+    cid, widget, agent = await server.live_pair(bot)
     other_cid = (await server.handoff(bot))["ConversationID"]
     # The right conversation with another bot's id.
     intruder = await server.widget()
@@ -96,7 +88,7 @@ async def test_oversize_and_empty_messages_are_refused_and_nothing_is_stored(
     server: Server,
 ) -> None:
     bot = await server.bot()
-    cid, widget, agent = await _live_pair(server, bot)
+    cid, widget, agent = await server.live_pair(bot)
     ack = await widget.call(
         "from_user", {"message": "x" * 4097, "ConversationID": cid, "BotID": bot.id}
     )
@@ -115,8 +107,8 @@ async def test_oversize_and_empty_messages_are_refused_and_nothing_is_stored(
 
 async def test_flooding_widget_is_rate_limited_without_hurting_others(server: Server) -> None:
     bot = await server.bot()
-    cid, widget, agent = await _live_pair(server, bot)
-    flood_cid, flood_widget, _ = await _live_pair(server, bot)
+    cid, widget, agent = await server.live_pair(bot)
+    flood_cid, flood_widget, _ = await server.live_pair(bot)
     codes = []
     for i in range(80):
         ack = await flood_widget.call(
@@ -175,7 +167,7 @@ async def test_agent_bad_requests_get_error_acks(
     server: Server, event: str, payload: Any, code: str, field: str | None
 ) -> None:
     bot = await server.bot()
-    cid, widget, agent = await _live_pair(server, bot)
+    cid, widget, agent = await server.live_pair(bot)
     ack = await agent.call(event, payload)
     assert ack["ok"] is False
     assert ack["error"]["code"] == code, ack
@@ -186,7 +178,7 @@ async def test_agent_bad_requests_get_error_acks(
 async def test_agent_cannot_touch_conversations_that_are_not_theirs(server: Server) -> None:
     bot = await server.bot()
     other_bot = await server.bot()
-    cid, widget, owner = await _live_pair(server, bot)
+    cid, widget, owner = await server.live_pair(bot)
     colleague = await server.agent_socket(await server.agent(bot))
     stranger = await server.agent_socket(await server.agent(other_bot))
     for sock, code in ((colleague, "not_your_conversation"), (stranger, "forbidden")):
@@ -208,7 +200,7 @@ async def test_agent_cannot_touch_conversations_that_are_not_theirs(server: Serv
 
 async def test_client_message_ids_make_agent_sends_idempotent(server: Server) -> None:
     bot = await server.bot()
-    cid, widget, agent = await _live_pair(server, bot)
+    cid, widget, agent = await server.live_pair(bot)
     first = await agent.call(
         "send_message", {"conversation_id": cid, "text": "once", "client_msg_id": "m-1"}
     )

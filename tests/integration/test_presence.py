@@ -8,10 +8,7 @@ from tests.conftest import Server, make_settings, start_server, stop_server
 
 async def test_widget_comes_back_within_grace_and_gets_what_it_missed(server: Server) -> None:
     bot = await server.bot()
-    sock = await server.agent_socket(await server.agent(bot))
-    cid = (await server.handoff(bot))["ConversationID"]
-    widget = await server.widget(cid, bot)
-    await sock.rec.wait("conversation_assigned")
+    cid, widget, sock = await server.live_pair(bot)
     await widget.close()
     assert (await sock.rec.wait("user_left")) == {"conversation_id": cid}
     for text in ("are you there?", "I'll wait"):
@@ -26,10 +23,7 @@ async def test_widget_comes_back_within_grace_and_gets_what_it_missed(server: Se
 
 async def test_rich_widget_resumes_from_a_sequence_number(server: Server) -> None:
     bot = await server.bot()
-    sock = await server.agent_socket(await server.agent(bot))
-    cid = (await server.handoff(bot))["ConversationID"]
-    widget = await server.widget(cid, bot)
-    await sock.rec.wait("conversation_assigned")
+    cid, widget, sock = await server.live_pair(bot)
     for text in ("one", "two", "three"):
         await sock.call("send_message", {"conversation_id": cid, "text": text})
     await widget.rec.wait("to_user", lambda d: d["message"] == "three")
@@ -43,10 +37,7 @@ async def test_rich_widget_resumes_from_a_sequence_number(server: Server) -> Non
 
 async def test_widget_gone_past_grace_is_abandoned(server: Server) -> None:
     bot = await server.bot()
-    sock = await server.agent_socket(await server.agent(bot))
-    cid = (await server.handoff(bot))["ConversationID"]
-    widget = await server.widget(cid, bot)
-    await sock.rec.wait("conversation_assigned")
+    cid, widget, sock = await server.live_pair(bot)
     await widget.close()
     await sock.rec.wait("user_left")
     await server.service.sweep(time.time() + 61)
