@@ -1,7 +1,8 @@
 """``create_app(settings)``: the aiohttp app, the Socket.IO server and their resources.
 
 Nothing runs at import. Every resource is opened before ``yield`` and closed
-after it in ``app.cleanup_ctx``, in the order listed in :func:`create_app`.
+after it in its own ``app.cleanup_ctx`` entry, in the order listed in
+:func:`create_app`: database, message writer, routing, runner pool, housekeeping.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import socketio
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
@@ -26,8 +28,9 @@ from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import BucketMap
-from handoff.routing.memory import MemoryState
-from handoff.routing.service import HandoffService
+from handoff.routing.memory_state import MemoryState
+from handoff.routing.service import HandoffService, Stores
+from handoff.routing.shared_state import RoutingState
 from handoff.runner import RunnerPool
 from handoff.security import TokenSigner
 from handoff.sockets.agent import AgentNamespace
@@ -44,11 +47,14 @@ from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter
 
-__all__ = ["SIO", "create_app"]
+__all__ = ["ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
 
 log = logging.getLogger("handoff")
 
 SIO = web.AppKey("sio", SocketServer)
+ENGINE = web.AppKey("engine", AsyncEngine)
+WRITER = web.AppKey("writer", MessageWriter)
+ROUTING_STATE = web.AppKey("routing_state", RoutingState)
 _STATIC = Path(__file__).parent / "console"
 
 
@@ -76,7 +82,11 @@ def _socket_server(settings: Settings) -> SocketServer:
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
-    """The whole server for ``settings``; resources open when the app starts."""
+    """The whole server for ``settings``; resources open when the app starts.
+
+    Each resource has its own cleanup context, so a start that fails half way
+    closes, in reverse, exactly what was opened before it.
+    """
     app = web.Application(
         middlewares=[cors_middleware(settings.cors_origins), error_middleware],
         client_max_size=1024 * 1024,
@@ -88,52 +98,83 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[SIO] = sio
     sio.attach(app)
 
-    async def resources(app: web.Application) -> AsyncIterator[None]:
+    async def database(app: web.Application) -> AsyncIterator[None]:
         url = settings.resolved_database_url()
         if url.startswith("sqlite"):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade(url)
         engine = make_engine(url)
-        messages = MessageRepo(engine)
-        writer = MessageWriter(engine, messages)
+        app[ENGINE] = engine
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def message_writer(app: web.Application) -> AsyncIterator[None]:
+        engine = app[ENGINE]
+        writer = MessageWriter(engine, MessageRepo(engine))
         writer.start()
+        app[WRITER] = writer
+        try:
+            yield
+        finally:
+            await writer.close()
+
+    async def routing(app: web.Application) -> AsyncIterator[None]:
+        engine = app[ENGINE]
         state = MemoryState()
-        service = HandoffService(
-            settings,
-            bots=BotRepo(engine),
-            agents=AgentRepo(engine),
-            conversations=ConversationRepo(engine),
-            messages=messages,
-            writer=writer,
-            state=state,
-            notifier=SocketNotifier(sio),
-        )
-        app[SERVICE] = service
-        sio.register_namespace(WidgetNamespace(service, settings))
-        sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
-        await service.recover()
+        app[ROUTING_STATE] = state
+        try:
+            service = HandoffService(
+                settings,
+                bots=BotRepo(engine),
+                stores=Stores(
+                    agents=AgentRepo(engine),
+                    conversations=ConversationRepo(engine),
+                    messages=MessageRepo(engine),
+                    writer=app[WRITER],
+                ),
+                state=state,
+                notifier=SocketNotifier(sio),
+            )
+            app[SERVICE] = service
+            sio.register_namespace(WidgetNamespace(service, settings))
+            sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
+            await service.recover()
+            yield
+        finally:
+            await state.close()
+
+    async def runner_pool(app: web.Application) -> AsyncIterator[None]:
+        engine = app[ENGINE]
         config = runner_config(settings)
         pool = RunnerPool(config)
-        await pool.start()
-        actions = ActionService(
-            actions=ActionRepo(engine),
-            env=EnvRepo(engine),
-            details=DetailsRepo(engine),
-            pool=pool,
-            settings=ActionSettings(
-                env_value_max_chars=settings.env_value_max_chars,
-                conversation_details_ttl=timedelta(
-                    seconds=settings.conversation_details_ttl_seconds
+        try:
+            await pool.start()
+            app[ACTIONS] = ActionService(
+                actions=ActionRepo(engine),
+                env=EnvRepo(engine),
+                details=DetailsRepo(engine),
+                pool=pool,
+                settings=ActionSettings(
+                    env_value_max_chars=settings.env_value_max_chars,
+                    conversation_details_ttl=timedelta(
+                        seconds=settings.conversation_details_ttl_seconds
+                    ),
+                    log_retention=timedelta(seconds=settings.action_log_retention_seconds),
+                    limits=config.detail_limits,
                 ),
-                log_retention=timedelta(seconds=settings.action_log_retention_seconds),
-                limits=config.detail_limits,
-            ),
-        )
-        app[ACTIONS] = actions
+            )
+            yield
+        finally:
+            await pool.aclose()
+
+    async def housekeeping(app: web.Application) -> AsyncIterator[None]:
+        engine = app[ENGINE]
         tasks = [
-            asyncio.create_task(_every(settings.sweep_interval_seconds, service.sweep)),
-            asyncio.create_task(_every(600.0, actions.purge)),
+            asyncio.create_task(_every(settings.sweep_interval_seconds, app[SERVICE].sweep)),
+            asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),
         ]
         try:
@@ -141,14 +182,11 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         finally:
             for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await pool.aclose()
-            await writer.close()
-            await state.close()
-            await engine.dispose()
 
-    app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.extend([database, message_writer, routing, runner_pool, housekeeping])
     setup_routes(app)
     setup_action_routes(app)
     setup_openapi(app)

@@ -18,6 +18,7 @@ __all__ = [
     "HandoffError",
     "NotFound",
     "RateLimited",
+    "StorageUnavailable",
     "TooLarge",
     "Unauthorized",
     "from_validation_error",
@@ -86,6 +87,13 @@ class RateLimited(HandoffError):
 
 class Busy(HandoffError):
     code = "busy"
+    status = 503
+
+
+class StorageUnavailable(HandoffError):
+    """The database cannot take writes right now; nothing was stored or acknowledged."""
+
+    code = "storage_unavailable"
     status = 503
 
 

@@ -16,10 +16,14 @@ import socketio
 from aiohttp import ClientSession, web
 
 from handoff.api.keys import SERVICE
-from handoff.app import create_app
+from handoff.app import ENGINE, ROUTING_STATE, create_app
 from handoff.config import Settings
 from handoff.routing.service import HandoffService
-from handoff.storage.agents import AgentRecord
+from handoff.routing.shared_state import RoutingState
+from handoff.storage.agents import AgentRecord, AgentRepo
+from handoff.storage.bots import BotRepo
+from handoff.storage.conversations import ConversationRepo
+from handoff.storage.messages import MessageRepo
 
 POSTGRES_URL = os.environ.get(
     "HANDOFF_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -103,8 +107,22 @@ class Server:
     def service(self) -> HandoffService:
         return self.app[SERVICE]
 
+    # What the server stored, read straight from its database and routing state
+    # (tests check it; the server's own edge goes through the service).
+    @property
+    def messages(self) -> MessageRepo:
+        return MessageRepo(self.app[ENGINE])
+
+    @property
+    def conversations(self) -> ConversationRepo:
+        return ConversationRepo(self.app[ENGINE])
+
+    @property
+    def state(self) -> RoutingState:
+        return self.app[ROUTING_STATE]
+
     async def bot(self, **kwargs: Any) -> Bot:
-        record, key = await self.service.bots.create("Test bot", **kwargs)
+        record, key = await BotRepo(self.app[ENGINE]).create("Test bot", **kwargs)
         return Bot(record.id, key)
 
     async def agent(
@@ -118,7 +136,7 @@ class Server:
     ) -> AgentRecord:
         bots = bot if isinstance(bot, list) else [bot]
         email = email or f"agent{len(self.clients)}-{time.monotonic_ns()}@example.com"
-        return await self.service.agents.create(
+        return await AgentRepo(self.app[ENGINE]).create(
             email,
             "s3cret-pass",
             name=name,

@@ -52,13 +52,7 @@ async def get_bot(request: web.Request) -> web.Response:
 async def patch_bot(request: web.Request) -> web.Response:
     bot = await bot_from_request(request)
     body = await json_body(request, BotSettingsPatch)
-    service = request.app[SERVICE]
-    changes = body.model_dump(exclude_unset=True)
-    if changes:
-        await service.bots.update(bot.id, **changes)
-        service.forget_bot(bot.id)
-    updated = await service.bots.get(bot.id)
-    assert updated is not None
+    updated = await request.app[SERVICE].update_bot(bot.id, body.model_dump(exclude_unset=True))
     return json_response(_settings_view(updated))
 
 

@@ -22,7 +22,7 @@ def bearer(request: web.Request) -> str:
 async def bot_from_request(request: web.Request) -> BotRecord:
     """The bot named in the path, authenticated by its API key."""
     service = request.app[SERVICE]
-    bot = await service.bots.by_api_key(bearer(request))
+    bot = await service.bot_for_key(bearer(request))
     if bot is None:
         raise Unauthorized("the API key is not valid", field="Authorization")
     if bot.id != request.match_info["bot_id"]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from handoff.api.auth import bearer, bot_from_request
 from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
@@ -28,22 +27,20 @@ async def login(request: web.Request) -> web.Response:
     throttle.take(f"ip:{request.remote}")
     throttle.take(f"email:{body.email.strip().lower()}")
     service = request.app[SERVICE]
-    record = await service.agents.authenticate(body.email, body.password)
+    record = await service.authenticate(body.email, body.password)
     if record is None:
         raise Unauthorized("wrong email or password", field="password", code="invalid_credentials")
     token = request.app[SIGNER].issue(record.id)
-    presence = await service.state.get_agent(record.id)
-    return json_response(LoginResponse(token=token, agent=service.agent_view(record, presence)))
+    return json_response(LoginResponse(token=token, agent=await service.describe_agent(record)))
 
 
 async def me(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     agent_id = request.app[SIGNER].verify(bearer(request))
-    record = await service.agents.get(agent_id)
+    record = await service.find_agent(agent_id)
     if record is None:
         raise Unauthorized("this agent no longer exists", field="Authorization")
-    presence = await service.state.get_agent(record.id)
-    return json_response(service.agent_view(record, presence))
+    return json_response(await service.describe_agent(record))
 
 
 async def execute_handoff(request: web.Request) -> web.Response:
@@ -78,9 +75,7 @@ async def conversation_status(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    async with service.conversations.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+    await request.app[SERVICE].health()
     return json_response({"status": "ok"})
 
 

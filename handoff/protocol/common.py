@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AgentView",
+    "CloseReason",
+    "ConversationState",
     "ConversationView",
     "MessageView",
     "QueueEntryView",
@@ -16,6 +19,25 @@ __all__ = [
 ]
 
 Sender = Literal["user", "agent", "system"]
+
+
+class ConversationState(StrEnum):
+    """Where a conversation is in its life; the moves between them are ``routing.lifecycle``'s."""
+
+    PENDING = "pending"
+    """``execute_handoff`` created it; no widget has bound yet."""
+    QUEUED = "queued"
+    """A widget is bound and the conversation waits for an agent."""
+    ASSIGNED = "assigned"
+    """An agent has it (transfers keep it here)."""
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    RESOLVED = "resolved"
+    ABANDONED = "abandoned"
+    NO_AGENT = "no_agent"
+    TIMEOUT = "timeout"
 
 
 class _Out(BaseModel):
@@ -44,7 +66,7 @@ class MessageView(_Out):
 class ConversationView(_Out):
     conversation_id: str
     bot_id: str
-    state: str
+    state: ConversationState
     agent_id: str | None = None
     team: str | None = None
     user: dict[str, Any] = Field(default_factory=dict)

@@ -53,7 +53,7 @@ class AgentNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             agent_id = self._signer.verify(token)
-            record = await self._service.agents.get(agent_id)
+            record = await self._service.find_agent(agent_id)
             if record is None:
                 raise Unauthorized("this agent no longer exists", field="token")
         except HandoffError as exc:

@@ -1,4 +1,4 @@
-"""The :class:`~handoff.routing.notify.Notifier` over Socket.IO rooms."""
+"""The :class:`~handoff.routing.notifier.Notifier` over Socket.IO rooms."""
 
 from __future__ import annotations
 

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handoff.metrics import TRANSITIONS
-from handoff.protocol.common import ConversationView
-from handoff.routing.states import (
-    CLOSE_REASONS,
-    ConversationState,
-    Transition,
-    next_state,
-)
+from handoff.protocol.common import CloseReason, ConversationState, ConversationView
 from handoff.storage.db import aware, utcnow
 from handoff.storage.tables import conversation_events, conversations, messages
 
-__all__ = ["ConversationRepo", "StaleState"]
+__all__ = ["ConversationRepo", "Move", "StaleState"]
+
+
+class Move(Protocol):
+    """A move the routing service has checked against its transition table."""
+
+    @property
+    def transition(self) -> str: ...
+    @property
+    def source(self) -> ConversationState: ...
+    @property
+    def target(self) -> ConversationState: ...
+    @property
+    def close_reason(self) -> CloseReason | None: ...
 
 
 class StaleState(Exception):
@@ -49,10 +56,6 @@ def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
 class ConversationRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
 
     async def create(
         self,
@@ -121,8 +124,7 @@ class ConversationRepo:
     async def transition(
         self,
         conversation_id: str,
-        expected: ConversationState,
-        transition: Transition,
+        move: Move,
         *,
         actor: str,
         agent_id: str | None = None,
@@ -131,12 +133,15 @@ class ConversationRepo:
         detail: dict[str, Any] | None = None,
         **extra: Any,
     ) -> ConversationView:
-        """Move the conversation by ``transition`` if it is still in ``expected``.
+        """Carry out ``move`` if the conversation is still in ``move.source``.
 
-        The update is conditional on the state it was read in, so two processes
+        The routing service decides which moves are legal; this stores one. The
+        update is conditional on the state it was read in, so two processes
         racing to move one conversation cannot both succeed.
         """
-        target = next_state(expected, transition)
+        expected, target = move.source, move.target
+        # Back to pending is a reopen: a new handoff of the same conversation.
+        reopen = target is ConversationState.PENDING
         now = utcnow()
         values: dict[str, Any] = {"state": target, "updated_at": now, **extra}
         if target is ConversationState.QUEUED:
@@ -149,9 +154,9 @@ class ConversationRepo:
             values["team"] = team
         if target is ConversationState.CLOSED:
             values["closed_at"] = now
-            values["close_reason"] = CLOSE_REASONS[transition]
+            values["close_reason"] = move.close_reason
             values["outcome"] = outcome
-        if transition is Transition.REOPEN:
+        if reopen:
             values["team"] = team
             values.update(
                 close_reason=None,
@@ -162,7 +167,7 @@ class ConversationRepo:
                 queued_at=None,
             )
         async with self._engine.begin() as conn:
-            if transition is Transition.REOPEN:
+            if reopen:
                 values["session_start_seq"] = await conn.scalar(
                     sa.select(sa.func.coalesce(sa.func.max(messages.c.seq), 0)).where(
                         messages.c.conversation_id == conversation_id
@@ -175,14 +180,14 @@ class ConversationRepo:
             )
             if result.rowcount != 1:
                 raise StaleState(conversation_id)
-            TRANSITIONS.labels(transition.value).inc()
+            TRANSITIONS.labels(move.transition).inc()
             record = dict(detail or {})
             if agent_id is not None:
                 record["agent_id"] = agent_id
             if team is not None:
                 record["team"] = team
             await self._record(
-                conn, conversation_id, expected, target, transition, actor, record, now
+                conn, conversation_id, expected, target, move.transition, actor, record, now
             )
             row = (
                 await conn.execute(
@@ -190,6 +195,11 @@ class ConversationRepo:
                 )
             ).one()
         return _view(row)
+
+    async def ping(self) -> None:
+        """One round trip to the database (raises when it cannot answer)."""
+        async with self._engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
 
     async def events(self, conversation_id: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:

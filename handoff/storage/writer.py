@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from handoff.errors import StorageUnavailable
 from handoff.metrics import MESSAGES, WRITE_BATCH
 from handoff.protocol.common import MessageView
 from handoff.storage.db import utcnow
@@ -72,7 +73,12 @@ _SQLITE_INSERT = (
 
 
 class MessageWriter:
-    """Commits messages in batches; :meth:`write` returns once the row is durable."""
+    """Commits messages in batches; :meth:`write` returns once the row is durable.
+
+    A message is either committed or refused with :class:`StorageUnavailable`,
+    never left waiting: when the writer task dies (its connection could not be
+    opened, say), what is queued is refused, and the next write starts a new task.
+    """
 
     def __init__(self, engine: AsyncEngine, repo: MessageRepo, *, max_batch: int = 500) -> None:
         self._engine = engine
@@ -93,11 +99,31 @@ class MessageWriter:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
+        self._task.add_done_callback(self._stopped)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message writer stopped", exc_info=task.exception())
+        # Whatever is still queued will never be committed by this task: refuse it.
+        pending, self._pending = self._pending, []
+        for _, future in pending:
+            if not future.done():
+                future.set_exception(StorageUnavailable("the message could not be stored"))
 
     async def write(self, message: NewMessage) -> MessageView:
-        """Commit ``message``; returns the stored message (an earlier one on a client id repeat)."""
+        """Commit ``message``; returns the stored message (an earlier one on a client id repeat).
+
+        Raises :class:`StorageUnavailable` when it could not be committed.
+        """
         if self._closing:
-            raise RuntimeError("message writer is closed")
+            raise StorageUnavailable("the server is shutting down; the message was not stored")
+        if not self.running:
+            log.warning("message writer is not running; starting it again")
+            self.start()
         message.sent_at = message.sent_at or utcnow()
         future: asyncio.Future[MessageView] = asyncio.get_running_loop().create_future()
         self._pending.append((message, future))
@@ -109,7 +135,8 @@ class MessageWriter:
         self._closing = True
         self._wakeup.set()
         if self._task is not None:
-            await self._task
+            # A task that died has said why (see _stopped); closing must not raise it again.
+            await asyncio.wait([self._task])
 
     async def _open_raw(self) -> None:
         if self._engine.dialect.name != "sqlite":
@@ -176,7 +203,7 @@ class MessageWriter:
             log.exception("message batch of %d failed", len(batch))
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(_refused(exc))
             return
         self.batches += 1
         self.rows += len(batch)
@@ -191,11 +218,16 @@ class MessageWriter:
         try:
             await self._insert([item])
         except (IntegrityError, sqlite3.IntegrityError) as exc:
-            existing = None
-            if message.client_msg_id is not None:
-                existing = await self._repo.by_client_id(
-                    message.conversation_id, message.client_msg_id
-                )
+            try:
+                existing = None
+                if message.client_msg_id is not None:
+                    existing = await self._repo.by_client_id(
+                        message.conversation_id, message.client_msg_id
+                    )
+            except Exception as lookup_error:
+                if not future.done():
+                    future.set_exception(_refused(lookup_error))
+                return
             if not future.done():
                 if existing is not None:
                     future.set_result(existing)
@@ -203,9 +235,17 @@ class MessageWriter:
                     future.set_exception(exc)
             return
         except Exception as exc:
+            log.exception("message to %s failed", message.conversation_id)
             if not future.done():
-                future.set_exception(exc)
+                future.set_exception(_refused(exc))
             return
         self.rows += 1
+        MESSAGES.labels(message.sender).inc()
         if not future.done():
             future.set_result(message.view())
+
+
+def _refused(cause: BaseException) -> StorageUnavailable:
+    error = StorageUnavailable("the message could not be stored; try again")
+    error.__cause__ = cause
+    return error

@@ -80,7 +80,7 @@ async def test_widget_cannot_reach_another_conversation_or_bot(server: Server) -
     assert ack["error"]["code"] == "bot_mismatch"
     ack = await widget.call("messages_to_client", {"messages": [], "bot_id": other_bot.id})
     assert ack["error"]["code"] == "bot_mismatch"
-    assert [m.text for m in await server.service.messages.history(other_cid)] == []
+    assert [m.text for m in await server.messages.history(other_cid)] == []
     await _still_works(server, bot, cid, widget, agent)
 
 
@@ -101,7 +101,7 @@ async def test_oversize_and_empty_messages_are_refused_and_nothing_is_stored(
         "from_user", {"message": "x" * 4096, "ConversationID": cid, "BotID": bot.id}
     )
     assert exactly["ok"] and exactly["seq"] == 1
-    assert len(await server.service.messages.history(cid)) == 1
+    assert len(await server.messages.history(cid)) == 1
     await _still_works(server, bot, cid, widget, agent)
 
 
@@ -116,7 +116,7 @@ async def test_flooding_widget_is_rate_limited_without_hurting_others(server: Se
         )
         codes.append("ok" if ack["ok"] else ack["error"]["code"])
     assert "rate_limited" in codes and codes[0] == "ok"
-    stored = await server.service.messages.history(flood_cid, limit=1000)
+    stored = await server.messages.history(flood_cid, limit=1000)
     assert len(stored) == codes.count("ok")
     await _still_works(server, bot, cid, widget, agent)
 
@@ -194,7 +194,7 @@ async def test_agent_cannot_touch_conversations_that_are_not_theirs(server: Serv
     assert ack["error"]["code"] == "forbidden"
     ack = await stranger.call("accept", {"conversation_id": cid})
     assert ack["error"]["code"] == "forbidden"
-    assert [m.text for m in await server.service.messages.history(cid)] == []
+    assert [m.text for m in await server.messages.history(cid)] == []
     await _still_works(server, bot, cid, widget, owner)
 
 
@@ -209,7 +209,7 @@ async def test_client_message_ids_make_agent_sends_idempotent(server: Server) ->
     )
     assert first["ok"] and again["ok"]
     assert again["message"]["seq"] == first["message"]["seq"]
-    assert [m.text for m in await server.service.messages.history(cid)] == ["once"]
+    assert [m.text for m in await server.messages.history(cid)] == ["once"]
     await widget.rec.wait("to_user", lambda d: d["message"] == "once")
     assert [d["message"] for d in widget.rec.of("to_user") if d.get("sender") == "agent"] == [
         "once"

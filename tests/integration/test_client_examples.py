@@ -137,7 +137,7 @@ async def test_widget_and_agent_examples_talk_both_ways(server: Server) -> None:
 
     view = await server.service.conversation(cid)
     assert (view.state, view.close_reason, view.outcome) == ("closed", "resolved", "all sorted")
-    stored = [(m.sender, m.text) for m in await server.service.messages.history(cid)]
+    stored = [(m.sender, m.text) for m in await server.messages.history(cid)]
     assert stored == [("user", "hello from the widget"), ("agent", "hi from the agent")]
 
 

@@ -228,7 +228,7 @@ async def test_seed_flow_end_to_end(server: Server, js_widget: StartWidget, pkg:
     assert first["messages"] == []
     second = await agent_sock.rec.wait("transcript", lambda d: d["conversation_id"] == cid)
     assert second["messages"] == TRANSCRIPT
-    stored = await server.service.messages.transcript(cid)
+    stored = await server.messages.transcript(cid)
     assert [item.model_dump() for item in stored] == TRANSCRIPT
 
     if transport == "default":
@@ -265,7 +265,7 @@ async def test_seed_flow_end_to_end(server: Server, js_widget: StartWidget, pkg:
     assert await widget.send("are you there?") == {"message": "are you there?",
                                                     "connected": False}
     assert (await widget.state())["connected"] is False
-    history = await server.service.messages.history(cid)
+    history = await server.messages.history(cid)
     assert [(m.sender, m.text) for m in history] == [
         ("user", "hello from the seed"), ("user", "second line"), ("agent", "hi, Anna here"),
     ]
@@ -328,7 +328,7 @@ async def test_bad_username_is_refused_and_binds_nothing(
     assert (await widget.send("hello?"))["connected"]
     refused = await widget.wait("error", lambda e: e.get("event") == "from_user")
     assert refused["code"] == "not_bound", refused
-    assert await server.service.messages.history(cid) == []
+    assert await server.messages.history(cid) == []
     assert not widget.rec.of("to_user") and not widget.rec.of("setBotResponse")
     # The server did not drop the socket for it.
     assert (await widget.state())["connected"] is True

@@ -39,9 +39,9 @@ async def test_full_handoff_on_postgres(pg_server: Server) -> None:
     ack = await sock.call("close", {"conversation_id": cid})
     assert ack["ok"]
     await widget.rec.wait("disconnect_socket")
-    events = await server.service.conversations.events(cid)
+    events = await server.conversations.events(cid)
     assert [e["to"] for e in events] == ["pending", "queued", "assigned", "closed"]
-    history = await server.service.messages.history(cid)
+    history = await server.messages.history(cid)
     assert len(history) == 31
 
 

@@ -61,7 +61,7 @@ async def test_agent_gone_past_grace_puts_chats_back_at_the_head(server: Server)
     assert (await server.service.conversation(first)).agent_id == a.id
     await server.service.sweep(time.time() + 61)
     await w1.rec.wait("to_user", lambda d: "disconnected" in d["message"])
-    queue = [e.conversation_id for e in await server.service.state.queue(bot.id)]
+    queue = [e.conversation_id for e in await server.state.queue(bot.id)]
     assert queue == [first, second]
     b = await server.agent(bot, capacity=1)
     sock_b = await server.agent_socket(b)

@@ -35,11 +35,11 @@ async def test_person_waits_in_queue_and_held_messages_reach_the_agent(server: S
     assert ack == {"ok": True, "stored": 2}
     got = await agent_sock.rec.wait("transcript")
     assert got == {"conversation_id": cid, "messages": transcript}
-    stored = await server.service.messages.transcript(cid)
+    stored = await server.messages.transcript(cid)
     assert [t.message for t in stored] == ["I want a human", "<b>Sure</b>, let me find one"]
     # A widget that answers a later `messages` with [] does not wipe what is stored.
     await widget.call("messages_to_client", {"messages": [], "bot_id": bot.id})
-    assert len(await server.service.messages.transcript(cid)) == 2
+    assert len(await server.messages.transcript(cid)) == 2
 
 
 async def test_queue_positions_are_told_and_updated(server: Server) -> None:
@@ -70,7 +70,7 @@ async def test_auto_assignment_balances_load_and_respects_capacity(server: Serve
     for _ in range(5):
         cid = (await server.handoff(bot))["ConversationID"]
         await server.widget(cid, bot)
-        owners.append(await server.service.state.assigned_agent(cid))
+        owners.append(await server.state.assigned_agent(cid))
     assert owners[:4].count(a.id) == 2 and owners[:4].count(b.id) == 2
     assert owners[0] != owners[1]  # the second goes to the idle agent
     assert owners[4] is None  # both full: the fifth waits
@@ -96,7 +96,7 @@ async def test_manual_mode_first_accept_wins(server: Server) -> None:
     losers = [ack for ack in acks if not ack["ok"]]
     assert len(winners) == 1 and len(losers) == 2
     assert {ack["error"]["code"] for ack in losers} <= {"already_assigned", "not_queued"}
-    events = await server.service.conversations.events(cid)
+    events = await server.conversations.events(cid)
     assert [e["transition"] for e in events] == ["create", "bind", "assign"]
 
 
@@ -187,7 +187,7 @@ async def test_close_records_every_move_and_ends_the_widget(server: Server) -> N
     assert closed == {"conversation_id": cid, "reason": "resolved"}
     view = await server.service.conversation(cid)
     assert (view.state, view.close_reason, view.outcome) == ("closed", "resolved", "refund issued")
-    events = await server.service.conversations.events(cid)
+    events = await server.conversations.events(cid)
     assert [(e["from"], e["to"]) for e in events] == [
         (None, "pending"),
         ("pending", "queued"),
@@ -253,4 +253,4 @@ async def test_no_agent_within_the_wait_limit_closes_as_no_agent(server: Server)
     await widget.rec.wait("disconnect_socket")
     view = await server.service.conversation(cid)
     assert (view.state, view.close_reason) == ("closed", "no_agent")
-    assert [m.text for m in await server.service.messages.history(cid)] == ["anyone?"]
+    assert [m.text for m in await server.messages.history(cid)] == ["anyone?"]

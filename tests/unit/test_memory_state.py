@@ -1,4 +1,4 @@
-from handoff.routing.memory import MemoryState
+from handoff.routing.memory_state import MemoryState
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
 

@@ -29,6 +29,8 @@ class MemoryState:
         self._seq: dict[str, int] = {}
         self._seen: dict[str, int] = {}
         self._waits: dict[str, float] = {}
+        self._announced: dict[str, int] = {}
+        self._last_queue: dict[str, tuple[str, ...]] = {}
         self._initialized = False
 
     async def initialize(self) -> bool:
@@ -194,6 +196,23 @@ class MemoryState:
         self._seq.pop(conversation_id, None)
         self._seen.pop(conversation_id, None)
         self._connections.pop(("widget", conversation_id), None)
+        self._announced.pop(conversation_id, None)
+
+    # announcements ----------------------------------------------------------
+    async def announce_position(self, conversation_id: str, position: int) -> bool:
+        if self._announced.get(conversation_id) == position:
+            return False
+        self._announced[conversation_id] = position
+        return True
+
+    async def forget_position(self, conversation_id: str) -> None:
+        self._announced.pop(conversation_id, None)
+
+    async def queue_changed(self, bot_id: str, snapshot: tuple[str, ...]) -> bool:
+        if self._last_queue.get(bot_id) == snapshot:
+            return False
+        self._last_queue[bot_id] = snapshot
+        return True
 
     # statistics -------------------------------------------------------------
     async def record_wait(self, bot_id: str, seconds: float) -> None:

@@ -1,5 +1,8 @@
 """The shared routing state: queue, presence, assignments, deadlines, sequence numbers.
 
+Also what queued people and agents were last told, so that a second process
+announces a change once, not once per process.
+
 This is an interface, not a cache: every operation is a single atomic step
 (``claim`` checks capacity and takes the conversation off the queue at once),
 so an implementation backed by Redis can serve many server processes. The
@@ -82,7 +85,17 @@ class RoutingState(Protocol):
     async def widget_seen(self, conversation_id: str) -> int: ...
 
     async def forget(self, conversation_id: str) -> None:
-        """Drop per-conversation counters once it is closed."""
+        """Drop per-conversation counters (and the announced position) once it is closed."""
+
+    # what queued people and agents were last told
+    async def announce_position(self, conversation_id: str, position: int) -> bool:
+        """Record the queue position told to the person; False when that one was told already."""
+
+    async def forget_position(self, conversation_id: str) -> None:
+        """The person should be told their position again (they left the queue or rebound)."""
+
+    async def queue_changed(self, bot_id: str, snapshot: tuple[str, ...]) -> bool:
+        """Record the bot's queue (conversation ids in order); False when agents saw it already."""
 
     # wait statistics
     async def record_wait(self, bot_id: str, seconds: float) -> None: ...

@@ -1,4 +1,4 @@
-"""The conversation state machine: one enum of states, one transition table.
+"""The conversation life cycle: the states (named in ``protocol``), one transition table.
 
 Every move of a conversation goes through :func:`next_state`, so a move that
 the table does not allow is an error in one place rather than a silent bug.
@@ -6,19 +6,20 @@ the table does not allow is an error in one place rather than a silent bug.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["CloseReason", "ConversationState", "IllegalTransition", "Transition", "next_state"]
+from handoff.protocol.common import CloseReason, ConversationState
 
-
-class ConversationState(StrEnum):
-    PENDING = "pending"
-    """``execute_handoff`` created it; no widget has bound yet."""
-    QUEUED = "queued"
-    """A widget is bound and the conversation waits for an agent."""
-    ASSIGNED = "assigned"
-    """An agent has it (transfers keep it here)."""
-    CLOSED = "closed"
+__all__ = [
+    "CloseReason",
+    "ConversationState",
+    "IllegalTransition",
+    "Move",
+    "Transition",
+    "next_state",
+    "plan",
+]
 
 
 class Transition(StrEnum):
@@ -31,13 +32,6 @@ class Transition(StrEnum):
     NO_AGENT = "no_agent"
     TIMEOUT = "timeout"
     REOPEN = "reopen"
-
-
-class CloseReason(StrEnum):
-    RESOLVED = "resolved"
-    ABANDONED = "abandoned"
-    NO_AGENT = "no_agent"
-    TIMEOUT = "timeout"
 
 
 _S = ConversationState
@@ -81,3 +75,18 @@ def next_state(state: ConversationState, transition: Transition) -> Conversation
         return TRANSITIONS[(state, transition)]
     except KeyError:
         raise IllegalTransition(state, transition) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One allowed move, worked out here and carried out by the conversation repository."""
+
+    transition: Transition
+    source: ConversationState
+    target: ConversationState
+    close_reason: CloseReason | None
+
+
+def plan(state: ConversationState, transition: Transition) -> Move:
+    """The move ``transition`` makes from ``state``; raises :class:`IllegalTransition`."""
+    return Move(transition, state, next_state(state, transition), CLOSE_REASONS.get(transition))

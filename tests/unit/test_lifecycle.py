@@ -1,6 +1,6 @@
 import pytest
 
-from handoff.routing.states import (
+from handoff.routing.lifecycle import (
     CLOSE_REASONS,
     TRANSITIONS,
     ConversationState,

@@ -1,0 +1,134 @@
+"""What a signed-in agent does with conversations: take, answer, type, look back, close."""
+
+from __future__ import annotations
+
+from handoff.errors import Conflict, Forbidden
+from handoff.protocol import events as ev
+from handoff.protocol.common import (
+    ConversationState,
+    ConversationView,
+    MessageView,
+    QueueEntryView,
+)
+from handoff.routing.closing import Closer
+from handoff.routing.context import Context
+from handoff.routing.dispatch import Dispatcher
+from handoff.routing.lifecycle import Transition
+from handoff.routing.model import AgentStatus
+from handoff.routing.queueing import Queue
+from handoff.routing.refusals import (
+    ConversationClosed,
+    NotQueued,
+    NotYourBot,
+    NotYourConversation,
+)
+from handoff.storage.agents import AgentRecord
+from handoff.storage.writer import NewMessage
+
+__all__ = ["AgentActions"]
+
+
+class AgentActions:
+    def __init__(self, ctx: Context, queue: Queue, dispatcher: Dispatcher, closer: Closer) -> None:
+        self._ctx = ctx
+        self._queue = queue
+        self._dispatcher = dispatcher
+        self._closer = closer
+
+    async def served(self, record: AgentRecord, conversation_id: str) -> ConversationView:
+        """The conversation, if it belongs to a bot this agent serves."""
+        view = await self._ctx.conversation(conversation_id, field="conversation_id")
+        if view.bot_id not in record.bots:
+            raise NotYourBot()
+        return view
+
+    async def own(self, record: AgentRecord, conversation_id: str) -> ConversationView:
+        """The conversation, if this agent is the one assigned to it."""
+        view = await self.served(record, conversation_id)
+        if view.state != ConversationState.ASSIGNED or view.agent_id != record.id:
+            raise NotYourConversation()
+        return view
+
+    async def queue_for(self, record: AgentRecord, bot_id: str | None) -> list[QueueEntryView]:
+        """The queues of every bot the agent serves, or of one."""
+        if bot_id is not None and bot_id not in record.bots:
+            raise NotYourBot(field="bot_id")
+        result: list[QueueEntryView] = []
+        for b in [bot_id] if bot_id else record.bots:
+            result.extend(await self._queue.view(b))
+        return result
+
+    async def accept(self, record: AgentRecord, conversation_id: str) -> ConversationView:
+        """Manual mode (or a pick from the queue): the first agent to accept gets it."""
+        view = await self.served(record, conversation_id)
+        if view.team is not None and view.team not in record.teams.get(view.bot_id, []):
+            raise Forbidden(
+                f"this conversation waits for team {view.team!r}",
+                field="conversation_id",
+                code="wrong_team",
+            )
+        presence = await self._ctx.state.get_agent(record.id)
+        if presence is None or presence.status is not AgentStatus.ONLINE:
+            raise Conflict("set your status to online first", field="status", code="not_online")
+        if view.state != ConversationState.QUEUED:
+            raise NotQueued()
+        view = await self._dispatcher.assign(
+            view.bot_id, conversation_id, record.id, actor=f"agent:{record.id}"
+        )
+        await self._queue.announce(view.bot_id)
+        return view
+
+    async def send(
+        self, record: AgentRecord, conversation_id: str, text: str, client_msg_id: str | None
+    ) -> MessageView:
+        """Store the agent's message, then deliver it to the widget."""
+        ctx = self._ctx
+        ctx.check_text(text, "text")
+        if await ctx.state.assigned_agent(conversation_id) != record.id:
+            await self.own(record, conversation_id)  # raises the precise error
+        seq = await ctx.state.next_seq(conversation_id)
+        if seq is None:
+            raise ConversationClosed(field="conversation_id")
+        stored = await ctx.stores.writer.write(
+            NewMessage(conversation_id, seq, "agent", text, record.id, client_msg_id)
+        )
+        if stored.seq == seq:  # not a repeat of a client_msg_id already delivered
+            await ctx.notifier.widget(
+                conversation_id,
+                ev.TO_USER,
+                {
+                    "message": stored.text,
+                    "seq": stored.seq,
+                    "sender": "agent",
+                    "agent": {"id": record.id, "name": record.name},
+                },
+            )
+            if await ctx.state.touch_connection("widget", conversation_id, 0):
+                await ctx.state.mark_widget_seen(conversation_id, stored.seq)
+        return stored
+
+    async def typing(self, record: AgentRecord, conversation_id: str, typing: bool) -> None:
+        await self.own(record, conversation_id)
+        await self._ctx.notifier.widget(
+            conversation_id,
+            ev.AGENT_TYPING,
+            {"typing": typing, "agent": {"name": record.name}},
+            rich=True,
+        )
+
+    async def close(
+        self, record: AgentRecord, conversation_id: str, outcome: str | None
+    ) -> ConversationView:
+        view = await self.own(record, conversation_id)
+        return await self._closer.close(
+            view, Transition.RESOLVE, f"agent:{record.id}", outcome=outcome, agent_name=record.name
+        )
+
+    async def history(
+        self, record: AgentRecord, conversation_id: str, after_seq: int, limit: int
+    ) -> list[MessageView]:
+        """Messages after ``after_seq`` (a reload or a reconnect catches up by sequence number)."""
+        await self.served(record, conversation_id)
+        return await self._ctx.stores.messages.history(
+            conversation_id, after_seq=after_seq, limit=limit
+        )

@@ -1,0 +1,85 @@
+"""What every part of the routing service shares: stores, state, sockets, and two habits.
+
+The parts (bot side, widget session, queue, dispatch, presence, agent actions,
+timers, recovery) each take one :class:`Context`; the look-ups and the one way
+to move a conversation live here so that each refusal is made in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handoff.config import Settings
+from handoff.errors import BadRequest, TooLarge
+from handoff.protocol.common import ConversationView
+from handoff.routing.bots import BotDirectory
+from handoff.routing.lifecycle import IllegalTransition, Transition, plan
+from handoff.routing.notifier import Notifier
+from handoff.routing.refusals import ConversationChanged, InvalidState, UnknownConversation
+from handoff.routing.shared_state import RoutingState
+from handoff.storage.agents import AgentRepo
+from handoff.storage.conversations import ConversationRepo, StaleState
+from handoff.storage.messages import MessageRepo
+from handoff.storage.writer import MessageWriter
+
+__all__ = ["Context", "Stores"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The repositories routing reads and writes (the database side)."""
+
+    agents: AgentRepo
+    conversations: ConversationRepo
+    messages: MessageRepo
+    writer: MessageWriter
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: Settings
+    stores: Stores
+    bots: BotDirectory
+    state: RoutingState
+    notifier: Notifier
+
+    async def conversation(
+        self, conversation_id: str, *, field: str = "ConversationID"
+    ) -> ConversationView:
+        """The stored conversation, or :class:`UnknownConversation`."""
+        view = await self.stores.conversations.get(conversation_id)
+        if view is None:
+            raise UnknownConversation(field=field)
+        return view
+
+    async def move(
+        self, view: ConversationView, transition: Transition, actor: str, **changes: Any
+    ) -> ConversationView:
+        """Move the conversation by ``transition`` (checked by the table), recorded as ``actor``."""
+        try:
+            step = plan(view.state, transition)
+        except IllegalTransition as exc:
+            raise InvalidState(str(exc)) from None
+        try:
+            return await self.stores.conversations.transition(
+                view.conversation_id, step, actor=actor, **changes
+            )
+        except StaleState:
+            raise ConversationChanged() from None
+
+    async def wait_limit(self, bot_id: str) -> float:
+        """How long a conversation of this bot may wait for an agent, in seconds."""
+        bot = await self.bots.get(bot_id)
+        return bot.wait_limit_seconds or self.settings.default_wait_limit_seconds
+
+    def check_text(self, text: str, field: str) -> None:
+        """A chat message must be non-blank and within the size limit."""
+        size = len(text.encode())
+        if size > self.settings.max_message_bytes:
+            raise TooLarge(
+                f"{field} is {size} bytes; the limit is {self.settings.max_message_bytes}",
+                field=field,
+            )
+        if not text.strip():
+            raise BadRequest(f"{field} is empty", field=field)

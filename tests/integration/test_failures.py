@@ -1,0 +1,172 @@
+"""What happens when parts fail: a start that stops half way, a deadline whose
+handling breaks, a message writer that died."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from prometheus_client import REGISTRY
+
+from handoff.app import create_app
+from handoff.errors import StorageUnavailable
+from handoff.storage.conversations import ConversationRepo
+from handoff.storage.db import make_engine
+from handoff.storage.messages import MessageRepo
+from handoff.storage.migrate import upgrade
+from handoff.storage.writer import MessageWriter, NewMessage
+from tests.conftest import Server, make_settings
+
+
+def _leftovers() -> tuple[list[str], list[str]]:
+    tasks = sorted(
+        t.get_name()
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and not t.done()
+    )
+    # The event loop's own executor threads come and go; database driver threads must not stay.
+    threads = sorted(
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.name.startswith("asyncio_")
+    )
+    return tasks, threads
+
+
+async def test_a_failed_start_closes_everything_it_opened(tmp_path: Path) -> None:
+    # A data directory that the custom-action sandbox would expose (inside the
+    # Python installation it mounts) makes the runner pool refuse to start, after
+    # the database, the message writer and the routing state are already up.
+    exposed = Path(sys.prefix) / "lib" / f"handoff-test-{uuid.uuid4().hex}"
+    before = _leftovers()
+    try:
+        app = create_app(make_settings(tmp_path, data_dir=exposed))
+        runner = web.AppRunner(app, access_log=None)
+        with pytest.raises(RuntimeError, match="refusing to sandbox"):
+            await runner.setup()
+        await runner.cleanup()  # what aiohttp's run_app does after a failed start
+        for _ in range(100):
+            if _leftovers() == before:
+                break
+            await asyncio.sleep(0.02)
+        # No message writer task, no database connection thread left behind.
+        assert _leftovers() == before
+    finally:
+        shutil.rmtree(exposed, ignore_errors=True)
+
+
+async def _pending_handoffs(server: Server, count: int) -> list[str]:
+    bot = await server.bot()
+    return [(await server.handoff(bot))["ConversationID"] for _ in range(count)]
+
+
+def _fail_updates_of(db: Path, conversation_id: str) -> None:
+    """A real database error, for one conversation only."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            f"CREATE TRIGGER fail_one BEFORE UPDATE ON conversations WHEN old.id = "
+            f"'{conversation_id}' BEGIN SELECT RAISE(ABORT, 'disk hiccup'); END"
+        )
+
+
+async def test_a_failing_deadline_costs_no_other_and_comes_back(server: Server) -> None:
+    first, second, third = await _pending_handoffs(server, 3)
+    db = server.settings.data_dir / "handoff.sqlite3"
+    _fail_updates_of(db, first)
+    later = time.time() + 3600
+    assert await server.service.sweep(later) == 3
+    # The one that failed is still open; the others after it were handled.
+    assert (await server.service.conversation(first)).state == "pending"
+    assert (await server.service.conversation(second)).close_reason == "timeout"
+    assert (await server.service.conversation(third)).close_reason == "timeout"
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER fail_one")
+    # Its deadline came back for the next pass.
+    assert await server.service.sweep(later) == 1
+    assert (await server.service.conversation(first)).close_reason == "timeout"
+    assert await server.service.sweep(later) == 0
+
+
+async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/handoff.db")
+    writer = MessageWriter(engine, MessageRepo(engine))
+    writer.start()
+    try:
+        for _ in range(2):  # the next write tries again, and is refused again
+            with pytest.raises(StorageUnavailable) as caught:
+                await asyncio.wait_for(writer.write(NewMessage("c", 1, "user", "hi")), 5)
+            assert caught.value.code == "storage_unavailable"
+            assert caught.value.status == 503
+        assert not writer.running
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/later/handoff.db"
+    engine = make_engine(url)
+    writer = MessageWriter(engine, MessageRepo(engine))
+    writer.start()
+    try:
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(writer.write(NewMessage("c", 1, "user", "lost")), 5)
+        (tmp_path / "later").mkdir()
+        await upgrade(url)
+        await ConversationRepo(engine).create(
+            "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
+        )
+        stored = await asyncio.wait_for(writer.write(NewMessage("c", 1, "user", "kept")), 5)
+        assert stored.seq == 1
+        assert [m.text for m in await MessageRepo(engine).history("c")] == ["kept"]
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
+async def _bot(url: str) -> str:
+    from handoff.storage.bots import BotRepo
+
+    engine = make_engine(url)
+    try:
+        record, _ = await BotRepo(engine).create("bot")
+        return record.id
+    finally:
+        await engine.dispose()
+
+
+def _stored(sender: str) -> float:
+    return REGISTRY.get_sample_value("handoff_messages_total", {"sender": sender}) or 0.0
+
+
+async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/handoff.db"
+    await upgrade(url)
+    engine = make_engine(url)
+    await ConversationRepo(engine).create(
+        "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
+    )
+    writer = MessageWriter(engine, MessageRepo(engine))
+    writer.start()
+    try:
+        await writer.write(NewMessage("c", 1, "agent", "first", "ag", client_msg_id="a"))
+        before = _stored("agent")
+        # One batch holding a repeated client_msg_id goes down the one-row path.
+        results = await asyncio.gather(
+            writer.write(NewMessage("c", 2, "agent", "second", "ag", client_msg_id="b")),
+            writer.write(NewMessage("c", 3, "agent", "first again", "ag", client_msg_id="a")),
+            writer.write(NewMessage("c", 4, "agent", "third", "ag", client_msg_id="c")),
+        )
+        assert [m.seq for m in results] == [2, 1, 4]
+        assert _stored("agent") - before == 2
+    finally:
+        await writer.close()
+        await engine.dispose()
