@@ -143,6 +143,7 @@ OPS = [
         act.EnvRequest,
     ),
     Op("delete", B + "/env/{name}", "Delete an env variable", BOT, OkResponse),
+    Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),
 ]
 

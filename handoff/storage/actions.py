@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from handoff.errors import Conflict
 from handoff.storage.db import aware, upsert, utcnow
 from handoff.storage.tables import action_logs, action_versions, actions, env_vars
 
@@ -53,6 +55,13 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
+def _saved_concurrently(name: str) -> Conflict:
+    return Conflict(
+        f"action {name!r} was saved by another request at the same time; save again",
+        code="saved_concurrently",
+    )
+
+
 class ActionRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -67,24 +76,32 @@ class ActionRepo:
         ).first()
 
     async def save(self, bot_id: str, name: str, code: str, errors: list[dict[str, Any]]) -> int:
-        """Store ``code`` as the action's next version (the same code again keeps its version)."""
+        """Store ``code`` as the action's next version (the same code again keeps its version).
+
+        Raises :class:`Conflict` (``saved_concurrently``) when another save of the
+        same action took the version this one read; nothing of this save is stored.
+        """
         now = utcnow()
         async with self._engine.begin() as conn:
             row = await self._action_row(conn, bot_id, name)
             if row is None:
-                action_id = (
-                    await conn.execute(
-                        actions.insert()
-                        .values(
-                            bot_id=bot_id,
-                            name=name,
-                            latest_version=0,
-                            created_at=now,
-                            updated_at=now,
+                try:
+                    action_id = (
+                        await conn.execute(
+                            actions.insert()
+                            .values(
+                                bot_id=bot_id,
+                                name=name,
+                                latest_version=0,
+                                created_at=now,
+                                updated_at=now,
+                            )
+                            .returning(actions.c.id)
                         )
-                        .returning(actions.c.id)
-                    )
-                ).scalar_one()
+                    ).scalar_one()
+                except IntegrityError:
+                    # Two first saves: the other one created the action after we looked.
+                    raise _saved_concurrently(name) from None
                 latest = 0
             else:
                 action_id, latest = row.id, row.latest_version
@@ -105,7 +122,7 @@ class ActionRepo:
                 .values(latest_version=version, updated_at=now)
             )
             if moved.rowcount != 1:
-                raise RuntimeError("the action was saved concurrently; save again")
+                raise _saved_concurrently(name)
             await conn.execute(
                 action_versions.insert().values(
                     action_id=action_id,
