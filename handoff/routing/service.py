@@ -10,24 +10,14 @@ agent presence (:mod:`.presence`), agent actions (:mod:`.agent_actions`,
 
 from __future__ import annotations
 
-from typing import Any
-
 from handoff.config import Settings
 from handoff.errors import StorageUnavailable
-from handoff.protocol.common import (
-    AgentView,
-    ConversationView,
-    MessageView,
-    QueueEntryView,
-    TranscriptItem,
-)
 from handoff.routing.agent_actions import AgentActions
 from handoff.routing.bot_side import BotSide
 from handoff.routing.bots import BotDirectory
 from handoff.routing.closing import Closer
 from handoff.routing.context import Context, Stores
 from handoff.routing.dispatch import Dispatcher
-from handoff.routing.model import AgentStatus
 from handoff.routing.notifier import Notifier
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
@@ -37,12 +27,19 @@ from handoff.routing.timers import Timers
 from handoff.routing.transfers import Transfers
 from handoff.routing.widget_session import BindResult, WidgetSession
 from handoff.storage.agents import AgentRecord
-from handoff.storage.bots import BotRecord, BotRepo
+from handoff.storage.bots import BotRepo
 
 __all__ = ["BindResult", "HandoffService", "Stores"]
 
 
 class HandoffService:
+    """The operations of the handoff core, each carried out by the part that owns it.
+
+    The operations are the parts' own methods, bound here (no wrapper in between:
+    ``user_message`` is on every message's path), so their signatures and
+    docstrings are read where they are written.
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -54,71 +51,41 @@ class HandoffService:
     ) -> None:
         ctx = Context(settings, stores, BotDirectory(bots), state, notifier)
         self._ctx = ctx
-        self._queue = Queue(ctx)
-        dispatcher = Dispatcher(ctx, self._queue)
+        queue = Queue(ctx)
+        dispatcher = Dispatcher(ctx, queue)
         closer = Closer(ctx, dispatcher)
-        self._bot_side = BotSide(ctx)
-        self._widgets = WidgetSession(ctx, self._queue, dispatcher)
-        self._presence = AgentPresence(ctx, self._queue, dispatcher)
-        self._actions = AgentActions(ctx, self._queue, dispatcher, closer)
-        self._transfers = Transfers(ctx, self._actions, self._queue, dispatcher)
-        self._timers = Timers(ctx, closer, self._presence)
+        widgets = WidgetSession(ctx, queue, dispatcher)
+        presence = AgentPresence(ctx, queue, dispatcher)
+        actions = AgentActions(ctx, queue, dispatcher, closer)
+        timers = Timers(ctx, closer, presence)
+        self._queue = queue
 
-    # bots ------------------------------------------------------------------
-    async def bot_for_key(self, api_key: str) -> BotRecord | None:
-        """The bot an API key belongs to."""
-        return await self._ctx.bots.by_api_key(api_key)
+        # bots
+        self.bot_for_key = ctx.bots.by_api_key
+        self.update_bot = ctx.bots.update
+        self.create_handoff = BotSide(ctx).create_handoff
+        self.conversation = ctx.conversation
+        # widgets
+        self.bind_widget = widgets.bind
+        self.widget_left = widgets.left
+        self.user_message = widgets.message
+        self.store_transcript = widgets.transcript
+        self.user_typing = widgets.typing
+        # agents
+        self.describe_agent = presence.describe
+        self.agent_connected = presence.connected
+        self.agent_disconnected = presence.disconnected
+        self.set_status = presence.set_status
+        self.queue_for = actions.queue_for
+        self.accept = actions.accept
+        self.agent_message = actions.send
+        self.agent_typing = actions.typing
+        self.transfer = Transfers(ctx, actions, queue, dispatcher).transfer
+        self.close = actions.close
+        self.history = actions.history
+        # housekeeping
+        self.sweep = timers.sweep
 
-    async def update_bot(self, bot_id: str, changes: dict[str, Any]) -> BotRecord:
-        """Store a bot's new settings; routing uses them from the next step on."""
-        return await self._ctx.bots.update(bot_id, changes)
-
-    async def create_handoff(
-        self,
-        bot: BotRecord,
-        *,
-        conversation_id: str | None,
-        user: dict[str, Any],
-        reason: str | None,
-        entities: dict[str, Any],
-        team: str | None,
-    ) -> ConversationView:
-        """``execute_handoff``: a new conversation waiting for its widget, or the open one again."""
-        return await self._bot_side.create_handoff(
-            bot,
-            conversation_id=conversation_id,
-            user=user,
-            reason=reason,
-            entities=entities,
-            team=team,
-        )
-
-    async def conversation(
-        self, conversation_id: str, *, field: str = "ConversationID"
-    ) -> ConversationView:
-        return await self._ctx.conversation(conversation_id, field=field)
-
-    # widgets ---------------------------------------------------------------
-    async def bind_widget(
-        self, conversation_id: str, bot_id: str, *, resume_after_seq: int | None
-    ) -> BindResult:
-        return await self._widgets.bind(conversation_id, bot_id, resume_after_seq=resume_after_seq)
-
-    async def widget_left(self, conversation_id: str) -> None:
-        await self._widgets.left(conversation_id)
-
-    async def user_message(self, conversation_id: str, text: str) -> MessageView:
-        return await self._widgets.message(conversation_id, text)
-
-    async def store_transcript(
-        self, conversation_id: str, bot_id: str, items: list[TranscriptItem]
-    ) -> None:
-        await self._widgets.transcript(conversation_id, bot_id, items)
-
-    async def user_typing(self, conversation_id: str, typing: bool) -> None:
-        await self._widgets.typing(conversation_id, typing)
-
-    # agents ----------------------------------------------------------------
     async def authenticate(self, email: str, password: str) -> AgentRecord | None:
         """The agent with these credentials, or None."""
         return await self._ctx.stores.agents.authenticate(email, password)
@@ -126,63 +93,6 @@ class HandoffService:
     async def find_agent(self, agent_id: str) -> AgentRecord | None:
         """The agent's stored record, or None when it no longer exists."""
         return await self._ctx.stores.agents.get(agent_id)
-
-    async def describe_agent(self, record: AgentRecord) -> AgentView:
-        """The agent with their live status and load."""
-        return await self._presence.describe(record)
-
-    async def agent_connected(self, record: AgentRecord) -> list[str]:
-        return await self._presence.connected(record)
-
-    async def agent_disconnected(self, agent_id: str) -> None:
-        await self._presence.disconnected(agent_id)
-
-    async def set_status(
-        self, record: AgentRecord, status: AgentStatus, capacity: int | None
-    ) -> AgentView:
-        return await self._presence.set_status(record, status, capacity)
-
-    async def queue_for(self, record: AgentRecord, bot_id: str | None) -> list[QueueEntryView]:
-        return await self._actions.queue_for(record, bot_id)
-
-    async def accept(self, record: AgentRecord, conversation_id: str) -> ConversationView:
-        return await self._actions.accept(record, conversation_id)
-
-    async def agent_message(
-        self, record: AgentRecord, conversation_id: str, text: str, client_msg_id: str | None
-    ) -> MessageView:
-        return await self._actions.send(record, conversation_id, text, client_msg_id)
-
-    async def agent_typing(self, record: AgentRecord, conversation_id: str, typing: bool) -> None:
-        await self._actions.typing(record, conversation_id, typing)
-
-    async def transfer(
-        self,
-        record: AgentRecord,
-        conversation_id: str,
-        *,
-        to_agent_id: str | None,
-        to_team: str | None,
-        note: str | None,
-    ) -> ConversationView:
-        return await self._transfers.transfer(
-            record, conversation_id, to_agent_id=to_agent_id, to_team=to_team, note=note
-        )
-
-    async def close(
-        self, record: AgentRecord, conversation_id: str, outcome: str | None
-    ) -> ConversationView:
-        return await self._actions.close(record, conversation_id, outcome)
-
-    async def history(
-        self, record: AgentRecord, conversation_id: str, after_seq: int, limit: int
-    ) -> list[MessageView]:
-        return await self._actions.history(record, conversation_id, after_seq, limit)
-
-    # housekeeping ----------------------------------------------------------
-    async def sweep(self, now: float | None = None) -> int:
-        """Act on every deadline that has passed; returns how many."""
-        return await self._timers.sweep(now)
 
     async def recover(self) -> int:
         """Rebuild empty routing state from the database; returns the open conversations seen."""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from handoff.app import ENGINE
 from tests.conftest import TIMEOUT, Bot, Server
 from tests.integration.test_actions import call
 
@@ -89,7 +90,7 @@ async def test_two_saves_that_read_the_same_version_one_wins_one_gets_409(
         saved[n] = _code(f"v{n}")
     # Both saves read the action, then block on the write that claims the version
     # while the lock is held; the hook only watches them get there.
-    engine = server.service.conversations.engine.sync_engine
+    engine = server.app[ENGINE].sync_engine
     claiming: list[str] = []
     both_read = asyncio.Event()
 
