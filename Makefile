@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NPM_DIR := tests/js
+# bwrap for the custom-action sandbox: installed where this machine allows, else the command
+# to run is printed; a no-op when bwrap is there. make test with CI=true fails without it.
+BUBBLEWRAP := sh scripts/install-bubblewrap
 
 .PHONY: run test lint typecheck unit bench deps js-deps clean
 
@@ -23,6 +26,7 @@ $(NPM_DIR)/node_modules/.stamp: $(NPM_DIR)/package.json
 js-deps: $(NPM_DIR)/node_modules/.stamp
 
 run: deps
+	@$(BUBBLEWRAP)
 	$(BIN)/handoff serve
 
 lint: deps
@@ -30,6 +34,7 @@ lint: deps
 	$(BIN)/mypy
 
 test: deps js-deps lint
+	@$(BUBBLEWRAP) $(if $(filter true,$(CI)),--required)
 	$(BIN)/python -m pytest -q
 
 bench: deps js-deps

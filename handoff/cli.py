@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.runner import ErrorKind, RunnerPool
+from handoff.runner.sandbox import find_bubblewrap
 from handoff.storage.agents import AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.db import make_engine
@@ -46,7 +48,44 @@ def _tune_runtime() -> None:
     sys.setswitchinterval(0.0005)
 
 
+_CHECK_BOT = "handoff-start-up-check"
+_CHECK_CODE = "def main(event, context):\n    return {'statusCode': 200, 'body': '{}'}\n"
+
+
+async def custom_actions_status(pool: RunnerPool) -> str:
+    """How custom actions run on this server, found by running one through the pool.
+
+    The pool decides between bubblewrap, the unsandboxed opt-out and refusing;
+    the call shows whether that holds, since a bwrap that is installed but may
+    not create namespaces fails only when a worker starts.
+    """
+    result = await pool.run(_CHECK_BOT, "start-up-check", _CHECK_CODE, timeout_s=10)
+    await pool.retire_bot(_CHECK_BOT)
+    bwrap, where = "bubblewrap", ""
+    if pool.sandboxed:  # the pool's bwrap, found again for its version and path
+        found = await asyncio.to_thread(find_bubblewrap, pool.config.bwrap_path)
+        if found is not None:
+            bwrap = f"bubblewrap {'.'.join(map(str, found.version))}"
+            where = f" at {found.path}"
+    if result.error is not None and result.error.kind is ErrorKind.SANDBOX_UNAVAILABLE:
+        message = " ".join(result.error.message.split())[:400]
+        if not pool.sandboxed:
+            return f"unavailable: {message}"
+        return (
+            f"unavailable: {bwrap}{where} is installed but cannot start a sandbox: {message} "
+            "(see docs/configuration.md, handoff serve)"
+        )
+    if pool.sandboxed:
+        mode = f"sandboxed ({bwrap})"
+    else:
+        mode = "UNSANDBOXED (HANDOFF_RUNNER_ALLOW_UNSANDBOXED=true; development only)"
+    if result.error is not None:
+        return f"{mode}, but a test call failed: {result.error.kind}: {result.error.message}"
+    return mode
+
+
 def serve(args: argparse.Namespace) -> None:
+    from handoff.api.keys import ACTIONS
     from handoff.app import create_app
 
     settings = _settings()
@@ -65,7 +104,10 @@ def serve(args: argparse.Namespace) -> None:
         pass
     app = create_app(settings)
 
-    async def announce(_: web.Application) -> None:
+    async def announce(app: web.Application) -> None:
+        # The resources (the runner pool among them) are open: on_startup runs
+        # the cleanup contexts first.
+        actions = await custom_actions_status(app[ACTIONS].pool)
         _tune_runtime()
         url = settings.resolved_public_url()
         print(
@@ -74,6 +116,7 @@ def serve(args: argparse.Namespace) -> None:
             f"  agents connect to    {url}/agent  (Socket.IO, auth={{token}})\n"
             f"  agents sign in with  POST {url}/api/v1/auth/login {{email, password}}\n"
             f"  database             {settings.resolved_database_url()}\n"
+            f"  custom actions       {actions}\n"
             "  first time? create a bot and an agent:\n"
             "    handoff create-bot --name 'My bot'\n"
             "    handoff create-agent --email a@example.com --password secret --bot <bot id>",
