@@ -93,6 +93,10 @@ class HandoffService:
         """Drop the cached settings of a bot that was just changed."""
         self._bot_cache.pop(bot_id, None)
 
+    async def find_agent(self, agent_id: str) -> AgentRecord | None:
+        """The agent's stored record, or None when it no longer exists."""
+        return await self.agents.get(agent_id)
+
     async def conversation(
         self, conversation_id: str, *, field: str = "ConversationID"
     ) -> ConversationView:
