@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import ErrorKind, RunnerPool
 from handoff.runner.sandbox import find_bubblewrap
 from handoff.storage.agents import AgentRepo
@@ -112,7 +113,7 @@ def serve(args: argparse.Namespace) -> None:
         url = settings.resolved_public_url()
         print(
             f"handoff is listening on {url}\n"
-            f"  widgets connect to   {url}/live_agent  (Socket.IO)\n"
+            f"  widgets connect to   {url}{WIDGET_NAMESPACE}  (Socket.IO)\n"
             f"  agents connect to    {url}/agent  (Socket.IO, auth={{token}})\n"
             f"  agents sign in with  POST {url}/api/v1/auth/login {{email, password}}\n"
             f"  database             {settings.resolved_database_url()}\n"

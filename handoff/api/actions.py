@@ -24,6 +24,7 @@ from handoff.protocol.actions import (
     SaveResponse,
     TestRequest,
 )
+from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import CodeProblem
 from handoff.storage.bots import BotRecord
 
@@ -167,7 +168,10 @@ async def _escalate(
     )
     return {
         "ConversationID": view.conversation_id,
-        "socket": {"url": request.app[SETTINGS].resolved_public_url(), "namespace": "/live_agent"},
+        "socket": {
+            "url": request.app[SETTINGS].resolved_public_url(),
+            "namespace": WIDGET_NAMESPACE,
+        },
         "state": view.state,
     }
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
-__all__ = ["AGENT_NAMESPACE", "WIDGET_NAMESPACE"]
+__all__ = ["AGENT_NAMESPACE", "WIDGET_NAMESPACE", "WidgetNamespaceName"]
 
-WIDGET_NAMESPACE: Final = "/live_agent"
+WidgetNamespaceName = Literal["/live_agent"]
+"""The widgets' namespace as a type, for models that state it (``Literal`` takes no constant)."""
+WIDGET_NAMESPACE: Final[WidgetNamespaceName] = get_args(WidgetNamespaceName)[0]
 AGENT_NAMESPACE: Final = "/agent"
 
 # /live_agent, server → widget (the seed protocol)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from handoff.protocol.common import AgentView, ConversationView
+from handoff.protocol.events import WIDGET_NAMESPACE, WidgetNamespaceName
 
 __all__ = ["HandoffRequest", "HandoffResponse", "LoginRequest", "LoginResponse", "SocketInfo"]
 
@@ -39,7 +40,7 @@ class HandoffRequest(BaseModel):
 
 class SocketInfo(BaseModel):
     url: str
-    namespace: Literal["/live_agent"] = "/live_agent"
+    namespace: WidgetNamespaceName = WIDGET_NAMESPACE
 
 
 class HandoffResponse(BaseModel):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from handoff.protocol import events as ev
-from handoff.storage import keys
+from handoff.sockets import rooms
+from handoff.sockets.engine import SocketServer
 
 __all__ = ["SocketNotifier"]
 
 
 class SocketNotifier:
-    def __init__(self, sio: Any) -> None:
+    def __init__(self, sio: SocketServer) -> None:
         self._sio = sio
 
     async def widget(
@@ -20,20 +21,20 @@ class SocketNotifier:
         await self._sio.emit(
             event,
             data,
-            room=keys.widget_room(conversation_id, rich=rich),
+            room=rooms.widget_room(conversation_id, rich=rich),
             namespace=ev.WIDGET_NAMESPACE,
         )
 
     async def agent(self, agent_id: str, event: str, data: dict[str, Any]) -> None:
         await self._sio.emit(
-            event, data, room=keys.agent_room(agent_id), namespace=ev.AGENT_NAMESPACE
+            event, data, room=rooms.agent_room(agent_id), namespace=ev.AGENT_NAMESPACE
         )
 
     async def bot_agents(self, bot_id: str, event: str, data: dict[str, Any]) -> None:
-        await self._sio.emit(event, data, room=keys.bot_room(bot_id), namespace=ev.AGENT_NAMESPACE)
+        await self._sio.emit(event, data, room=rooms.bot_room(bot_id), namespace=ev.AGENT_NAMESPACE)
 
     async def end_widget(self, conversation_id: str) -> None:
-        room = keys.widget_room(conversation_id)
+        room = rooms.widget_room(conversation_id)
         await self._sio.emit(
             ev.DISCONNECT_SOCKET,
             {"conversation_id": conversation_id},
@@ -44,5 +45,5 @@ class SocketNotifier:
         # widget that ignores disconnect_socket hears nothing more of it.
         await self._sio.close_room(room, namespace=ev.WIDGET_NAMESPACE)
         await self._sio.close_room(
-            keys.widget_room(conversation_id, rich=True), namespace=ev.WIDGET_NAMESPACE
+            rooms.widget_room(conversation_id, rich=True), namespace=ev.WIDGET_NAMESPACE
         )

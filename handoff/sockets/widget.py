@@ -8,16 +8,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
-
 from handoff.config import Settings
 from handoff.errors import Forbidden, HandoffError
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import events as ev
 from handoff.protocol.widget import FromUser, MessagesToClient, Username, WidgetTyping
 from handoff.routing.service import HandoffService
+from handoff.sockets import rooms
+from handoff.sockets.engine import Namespace
 from handoff.sockets.guard import Bucket, handle, parse
-from handoff.storage import keys
 
 __all__ = ["KNOWN_FEATURES", "WidgetNamespace"]
 
@@ -33,7 +32,7 @@ class _Binding:
     bot_id: str
 
 
-class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class WidgetNamespace(Namespace):
     def __init__(self, service: HandoffService, settings: Settings) -> None:
         super().__init__(ev.WIDGET_NAMESPACE)
         self._service = service
@@ -44,7 +43,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._buckets: dict[str, Bucket] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         CONNECTIONS.labels("widget").inc()
         self._buckets[sid] = Bucket(
             self._settings.rate_limit_per_second, self._settings.rate_limit_burst
@@ -54,7 +53,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def on_disconnect(self, sid: str, *args: Any) -> None:
+    async def on_disconnect(self, sid: str, *args: object) -> None:
         CONNECTIONS.labels("widget").dec()
         self._buckets.pop(sid, None)
         binding = self._bindings.pop(sid, None)
@@ -67,7 +66,9 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         await self.emit(ev.ERROR, {**error, "event": event}, room=sid)
         return {"ok": False, "error": error}
 
-    async def _run(self, event: str, sid: str, step: Callable[[], Awaitable[Any]]) -> Any:
+    async def _run(
+        self, event: str, sid: str, step: Callable[[], Awaitable[dict[str, Any] | None]]
+    ) -> dict[str, Any] | None:
         result, error = await handle(event, sid, step)
         if error is not None:
             return await self._fail(event, sid, error)
@@ -103,7 +104,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             )
         return binding
 
-    async def on_username(self, sid: str, data: Any) -> Any:
+    async def on_username(self, sid: str, data: object) -> dict[str, Any] | None:
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(Username, data)
@@ -124,10 +125,10 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 }
             # Join before binding: binding may announce the queue position or an
             # agent to this room, and the widget must hear it.
-            await self.enter_room(sid, keys.widget_room(cid))
+            await self.enter_room(sid, rooms.widget_room(cid))
             rich = bool(set(req.features) & KNOWN_FEATURES)
             if rich:
-                await self.enter_room(sid, keys.widget_room(cid, rich=True))
+                await self.enter_room(sid, rooms.widget_room(cid, rich=True))
             try:
                 result = await self._service.bind_widget(
                     cid, req.BotID, resume_after_seq=req.resume_after_seq
@@ -158,10 +159,10 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return await self._run(ev.USERNAME, sid, step)
 
     async def _leave(self, sid: str, conversation_id: str) -> None:
-        await self.leave_room(sid, keys.widget_room(conversation_id))
-        await self.leave_room(sid, keys.widget_room(conversation_id, rich=True))
+        await self.leave_room(sid, rooms.widget_room(conversation_id))
+        await self.leave_room(sid, rooms.widget_room(conversation_id, rich=True))
 
-    async def on_from_user(self, sid: str, data: Any) -> Any:
+    async def on_from_user(self, sid: str, data: object) -> dict[str, Any] | None:
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(FromUser, data)
@@ -171,7 +172,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
         return await self._run(ev.FROM_USER, sid, step)
 
-    async def on_messages_to_client(self, sid: str, data: Any) -> Any:
+    async def on_messages_to_client(self, sid: str, data: object) -> dict[str, Any] | None:
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(MessagesToClient, data)
@@ -181,7 +182,7 @@ class WidgetNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
         return await self._run(ev.MESSAGES_TO_CLIENT, sid, step)
 
-    async def on_typing(self, sid: str, data: Any) -> Any:
+    async def on_typing(self, sid: str, data: object) -> dict[str, Any] | None:
         async def step() -> dict[str, Any]:
             self._limit(sid)
             req = parse(WidgetTyping, data)

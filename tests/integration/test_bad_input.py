@@ -175,6 +175,26 @@ async def test_agent_bad_requests_get_error_acks(
     await _still_works(server, bot, cid, widget, agent)
 
 
+async def test_unknown_agent_event_is_bad_input_and_the_socket_keeps_working(
+    server: Server,
+) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await server.live_pair(bot)
+    for payload in ({"steps": 3}, None, "not an object"):
+        ack = await agent.call("dance", payload)
+        assert ack == {
+            "ok": False,
+            "error": {"code": "unknown_event", "message": "unknown event 'dance'"},
+        }
+    # The same socket still answers requests and carries messages both ways.
+    ack = await agent.call("queue", {})
+    assert ack["ok"], ack
+    sent = await agent.call("send_message", {"conversation_id": cid, "text": "still here"})
+    assert sent["ok"] and sent["message"]["seq"] == 1, sent
+    await widget.rec.wait("to_user", lambda d: d["message"] == "still here")
+    await _still_works(server, bot, cid, widget, agent)
+
+
 async def test_agent_cannot_touch_conversations_that_are_not_theirs(server: Server) -> None:
     bot = await server.bot()
     other_bot = await server.bot()

@@ -95,6 +95,15 @@ async def test_a_failing_deadline_costs_no_other_and_comes_back(server: Server) 
     assert await server.service.sweep(later) == 0
 
 
+async def _driver_threads_gone() -> None:
+    """aiosqlite's thread of a connection that failed to open ends a moment after the error."""
+    for _ in range(250):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("a database driver thread was left running")
+
+
 async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/handoff.db")
     writer = MessageWriter(engine, MessageRepo(engine))
@@ -109,6 +118,7 @@ async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Pa
     finally:
         await writer.close()
         await engine.dispose()
+        await _driver_threads_gone()
 
 
 async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
@@ -130,6 +140,7 @@ async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
     finally:
         await writer.close()
         await engine.dispose()
+        await _driver_threads_gone()
 
 
 async def _bot(url: str) -> str:
@@ -170,3 +181,4 @@ async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
     finally:
         await writer.close()
         await engine.dispose()
+        await _driver_threads_gone()

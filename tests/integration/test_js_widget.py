@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from handoff.app import SIO
-from handoff.storage import keys
+from handoff.sockets import rooms
 from tests.conftest import TIMEOUT, Bot, Recorder, Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -322,7 +322,7 @@ async def test_bad_username_is_refused_and_binds_nothing(
     assert error["message"]
 
     # Nothing bound: the socket is in no conversation room, and from_user is refused.
-    room = keys.widget_room(asked_cid)
+    room = rooms.widget_room(asked_cid)
     assert not list(server.app[SIO].manager.get_participants("/live_agent", room))
     assert (await server.service.conversation(cid)).state == "pending"
     assert (await widget.send("hello?"))["connected"]

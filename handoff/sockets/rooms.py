@@ -1,4 +1,4 @@
-"""Every Socket.IO room name and Redis key, built in one place."""
+"""Every Socket.IO room name, built in one place."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def widget_room(conversation_id: str, *, rich: bool = False) -> str:
 
 
 def agent_room(agent_id: str) -> str:
+    """Every socket of one agent."""
     return f"agent:{agent_id}"
 
 
