@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from handoff.config import Settings
-from handoff.errors import BadRequest, HandoffError, Unauthorized
+from handoff.errors import HandoffError, Unauthorized
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import agent as proto
 from handoff.protocol import events as ev
@@ -20,7 +20,7 @@ from handoff.routing.service import HandoffService
 from handoff.security import TokenSigner
 from handoff.sockets import rooms
 from handoff.sockets.engine import ConnectionRefused, Namespace
-from handoff.sockets.guard import Bucket, handle, parse
+from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
 from handoff.storage.agents import AgentRecord
 
 __all__ = ["AgentNamespace"]
@@ -113,7 +113,7 @@ class AgentNamespace(Namespace):
 
         async def step() -> Ack:
             if route is None:
-                raise BadRequest(f"unknown event {event!r}", code="unknown_event")
+                raise UnknownEvent(event)
             if record is None:
                 raise Unauthorized("not signed in")
             bucket = self._buckets.get(sid)

@@ -11,12 +11,21 @@ from pydantic import BaseModel, ValidationError
 from handoff.errors import BadRequest, HandoffError, from_validation_error
 from handoff.ratelimit import Bucket
 
-__all__ = ["Bucket", "handle", "parse"]
+__all__ = ["Bucket", "UnknownEvent", "handle", "parse"]
 
 log = logging.getLogger("handoff.sockets")
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
+
+
+class UnknownEvent(BadRequest):
+    """An event name the namespace does not know (bad input, not a server fault)."""
+
+    code = "unknown_event"
+
+    def __init__(self, event: str) -> None:
+        super().__init__(f"unknown event {event!r}")
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -13,10 +13,11 @@ from handoff.errors import Forbidden, HandoffError
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import events as ev
 from handoff.protocol.widget import FromUser, MessagesToClient, Username, WidgetTyping
+from handoff.routing.refusals import BotMismatch
 from handoff.routing.service import HandoffService
 from handoff.sockets import rooms
 from handoff.sockets.engine import Namespace
-from handoff.sockets.guard import Bucket, handle, parse
+from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
 
 __all__ = ["KNOWN_FEATURES", "WidgetNamespace"]
 
@@ -99,9 +100,7 @@ class WidgetNamespace(Namespace):
                 code="conversation_mismatch",
             )
         if bot_id is not None and bot_id != binding.bot_id:
-            raise Forbidden(
-                "BotID does not match this conversation", field="BotID", code="bot_mismatch"
-            )
+            raise BotMismatch()
         return binding
 
     async def on_username(self, sid: str, data: object) -> dict[str, Any] | None:
@@ -197,6 +196,4 @@ class WidgetNamespace(Namespace):
             return await super().trigger_event(event, *args)
         sid = args[0]
         log.info("unknown widget event %r from %s", event, sid)
-        return await self._fail(
-            event, sid, {"code": "unknown_event", "message": f"unknown event {event!r}"}
-        )
+        return await self._fail(event, sid, UnknownEvent(event).to_wire())
