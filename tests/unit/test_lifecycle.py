@@ -7,6 +7,7 @@ from handoff.routing.lifecycle import (
     IllegalTransition,
     Transition,
     next_state,
+    plan,
 )
 
 S, T = ConversationState, Transition
@@ -55,3 +56,11 @@ def test_every_move_to_closed_has_a_reason() -> None:
 def test_closed_is_left_only_by_reopen() -> None:
     leaving = {t for (s, t), target in TRANSITIONS.items() if s is S.CLOSED}
     assert leaving == {T.REOPEN}
+
+
+def test_a_plan_carries_the_target_and_the_close_reason() -> None:
+    move = plan(S.QUEUED, T.NO_AGENT)
+    assert (move.source, move.target, move.close_reason) == (S.QUEUED, S.CLOSED, "no_agent")
+    assert plan(S.ASSIGNED, T.TRANSFER).close_reason is None
+    with pytest.raises(IllegalTransition):
+        plan(S.CLOSED, T.ASSIGN)

@@ -56,3 +56,24 @@ async def test_sequence_numbers_only_for_open_conversations() -> None:
     assert await state.next_seq("c1") == 12
     await state.forget("c1")
     assert await state.next_seq("c1") is None
+
+
+async def test_a_position_is_announced_once_until_it_changes_or_is_forgotten() -> None:
+    state = MemoryState()
+    assert await state.announce_position("c1", 2)
+    assert not await state.announce_position("c1", 2)
+    assert await state.announce_position("c1", 1)
+    await state.forget_position("c1")
+    assert await state.announce_position("c1", 1)
+    await state.forget("c1")  # closing forgets it too
+    assert await state.announce_position("c1", 1)
+
+
+async def test_agents_are_told_a_queue_only_when_it_changed() -> None:
+    state = MemoryState()
+    assert await state.queue_changed("b1", ("c1", "c2"))
+    assert not await state.queue_changed("b1", ("c1", "c2"))
+    assert await state.queue_changed("b2", ("c1", "c2"))  # per bot
+    assert await state.queue_changed("b1", ("c2",))
+    assert await state.queue_changed("b1", ())
+    assert not await state.queue_changed("b1", ())
