@@ -155,7 +155,11 @@ class MemoryState:
         return sorted(self._by_agent.get(agent_id, ()))
 
     # deadlines --------------------------------------------------------------
-    async def set_deadline(self, kind: str, key: str, at: float) -> None:
+    async def set_deadline(
+        self, kind: str, key: str, at: float, *, keep_newer: bool = False
+    ) -> None:
+        if keep_newer and key in self._deadlines[kind]:
+            return
         self._deadlines[kind][key] = at
         heapq.heappush(self._heaps[kind], (at, key))
 

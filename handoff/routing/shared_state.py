@@ -66,7 +66,10 @@ class RoutingState(Protocol):
     async def agent_conversations(self, agent_id: str) -> list[str]: ...
 
     # deadlines
-    async def set_deadline(self, kind: DeadlineKind, key: str, at: float) -> None: ...
+    async def set_deadline(
+        self, kind: DeadlineKind, key: str, at: float, *, keep_newer: bool = False
+    ) -> None:
+        """Set (or move) the key's deadline; ``keep_newer``: leave one set meanwhile alone."""
 
     async def clear_deadline(self, kind: DeadlineKind, key: str) -> bool: ...
 

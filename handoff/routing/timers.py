@@ -55,8 +55,9 @@ class Timers:
         except Exception:
             log.exception("%s deadline of %s failed; trying again next pass", kind, key)
             try:
-                # Due as of this pass, so the next pass (whenever it runs) takes it.
-                await self._ctx.state.set_deadline(kind, key, now)
+                # Due as of this pass, so the next pass (whenever it runs) takes it,
+                # unless the step set a new deadline before it failed.
+                await self._ctx.state.set_deadline(kind, key, now, keep_newer=True)
             except Exception:
                 log.exception("could not set the %s deadline of %s again", kind, key)
 

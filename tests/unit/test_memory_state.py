@@ -77,3 +77,15 @@ async def test_agents_are_told_a_queue_only_when_it_changed() -> None:
     assert await state.queue_changed("b1", ("c2",))
     assert await state.queue_changed("b1", ())
     assert not await state.queue_changed("b1", ())
+
+
+async def test_a_deadline_set_again_may_keep_a_newer_one() -> None:
+    state = MemoryState()
+    await state.set_deadline("wait", "c1", 10.0)
+    assert await state.pop_due("wait", 10.0) == ["c1"]
+    await state.set_deadline("wait", "c1", 20.0)  # set anew meanwhile
+    await state.set_deadline("wait", "c1", 10.0, keep_newer=True)
+    assert await state.pop_due("wait", 15.0) == []
+    assert await state.pop_due("wait", 20.0) == ["c1"]
+    await state.set_deadline("wait", "c1", 10.0, keep_newer=True)  # none set: it is set
+    assert await state.pop_due("wait", 10.0) == ["c1"]
