@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "Accept",
@@ -53,14 +54,25 @@ class Typing(_In):
 class Transfer(_In):
     conversation_id: str = _ID
     to_agent_id: str | None = Field(default=None, min_length=1, max_length=64)
-    to_team: str | None = Field(default=None, min_length=1, max_length=100)
+    # Checked even when absent: the one-target rule below is its validator.
+    to_team: str | None = Field(default=None, min_length=1, max_length=100, validate_default=True)
     note: str | None = Field(default=None, max_length=2000)
 
-    @model_validator(mode="after")
-    def _one_target(self) -> Transfer:
-        if (self.to_agent_id is None) == (self.to_team is None):
-            raise ValueError("give exactly one of to_agent_id or to_team")
-        return self
+    @field_validator("to_team")
+    @classmethod
+    def _one_target(cls, to_team: str | None, info: ValidationInfo) -> str | None:
+        # A field validator, not a model one, so the error names a field.
+        if "to_agent_id" not in info.data:  # to_agent_id itself was refused
+            return to_team
+        to_agent_id = info.data["to_agent_id"]
+        if to_agent_id is not None and to_team is not None:
+            raise PydanticCustomError("one_target", "give to_agent_id or to_team, not both")
+        if to_agent_id is None and to_team is None:
+            raise PydanticCustomError(
+                "one_target",
+                "give to_agent_id (a colleague) or to_team (a team's queue)",
+            )
+        return to_team
 
 
 class Close(_In):

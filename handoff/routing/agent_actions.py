@@ -45,6 +45,8 @@ class AgentActions:
     async def own(self, record: AgentRecord, conversation_id: str) -> ConversationView:
         """The conversation, if this agent is the one assigned to it."""
         view = await self.served(record, conversation_id)
+        if view.state == ConversationState.CLOSED:
+            raise ConversationClosed(field="conversation_id")
         if view.state != ConversationState.ASSIGNED or view.agent_id != record.id:
             raise NotYourConversation()
         return view

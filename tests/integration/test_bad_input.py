@@ -149,17 +149,34 @@ AGENT_CASES: list[tuple[str, Any, str, str | None]] = [
     ("accept", {}, "invalid_payload", "conversation_id"),
     ("accept", {"conversation_id": "does-not-exist"}, "unknown_conversation", "conversation_id"),
     ("send_message", {"conversation_id": "x", "text": ""}, "invalid_payload", "text"),
-    ("transfer", {"conversation_id": "x"}, "invalid_payload", None),
+    ("transfer", {"conversation_id": "x"}, "invalid_payload", "to_team"),
     (
         "transfer",
         {"conversation_id": "x", "to_agent_id": "a", "to_team": "t"},
         "invalid_payload",
-        None,
+        "to_team",
     ),
     ("history", {"conversation_id": "x", "after_seq": -1}, "invalid_payload", "after_seq"),
     ("history", [1, 2], "invalid_payload", "payload"),
     ("dance", {}, "unknown_event", None),
 ]
+
+
+async def test_acting_on_a_closed_conversation_says_it_is_closed(server: Server) -> None:
+    bot = await server.bot()
+    cid, _widget, agent = await server.live_pair(bot)
+    assert (await agent.call("close", {"conversation_id": cid}))["ok"]
+    for event, payload in (
+        ("close", {"conversation_id": cid}),
+        ("typing", {"conversation_id": cid, "typing": True}),
+        ("send_message", {"conversation_id": cid, "text": "still there?"}),
+        ("transfer", {"conversation_id": cid, "to_team": "billing"}),
+    ):
+        ack = await agent.call(event, payload)
+        assert ack["ok"] is False, (event, ack)
+        error = ack["error"]
+        assert (error["code"], error["field"]) == ("conversation_closed", "conversation_id")
+        assert "closed" in error["message"]
 
 
 @pytest.mark.parametrize(("event", "payload", "code", "field"), AGENT_CASES)
