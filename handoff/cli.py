@@ -1,4 +1,5 @@
-"""``handoff serve | migrate | create-bot | create-agent``."""
+"""``handoff serve | migrate | create-bot | create-agent | disable-agent | enable-agent |
+delete-agent``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from handoff.config import Settings
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import ErrorKind, RunnerPool
 from handoff.runner.sandbox import find_bubblewrap
-from handoff.storage.agents import AgentRepo
+from handoff.storage.agents import AgentRecord, AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.db import make_engine
 from handoff.storage.migrate import upgrade
@@ -200,6 +201,43 @@ def create_agent(args: argparse.Namespace) -> None:
     _with_db(work)
 
 
+async def _agent_by_email(repo: AgentRepo, email: str) -> AgentRecord:
+    agent = await repo.by_email(email)
+    if agent is None:
+        sys.exit(f"handoff: --email {email}: no such agent")
+    return agent
+
+
+def disable_agent(args: argparse.Namespace) -> None:
+    """Disable an agent: no sign-in, and the server ends their open sockets (see recheck)."""
+    _set_disabled(args.email, True)
+
+
+def enable_agent(args: argparse.Namespace) -> None:
+    _set_disabled(args.email, False)
+
+
+def _set_disabled(email: str, disabled: bool) -> None:
+    async def work(engine: Any) -> dict[str, Any]:
+        repo = AgentRepo(engine)
+        agent = await repo.set_disabled((await _agent_by_email(repo, email)).id, disabled)
+        if agent is None:  # deleted meanwhile
+            sys.exit(f"handoff: --email {email}: no such agent")
+        return {"agent_id": agent.id, "email": agent.email, "disabled": agent.disabled}
+
+    _with_db(work)
+
+
+def delete_agent(args: argparse.Namespace) -> None:
+    async def work(engine: Any) -> dict[str, Any]:
+        repo = AgentRepo(engine)
+        agent = await _agent_by_email(repo, args.email)
+        await repo.delete(agent.id)
+        return {"agent_id": agent.id, "email": agent.email, "deleted": True}
+
+    _with_db(work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="handoff", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +263,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, default=3)
     p.add_argument("--role", choices=["agent", "admin"], default="agent")
     p.set_defaults(func=create_agent)
+    p = sub.add_parser(
+        "disable-agent", help="stop an agent signing in; their open sockets end within seconds"
+    )
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=disable_agent)
+    p = sub.add_parser("enable-agent", help="let a disabled agent sign in again")
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=enable_agent)
+    p = sub.add_parser(
+        "delete-agent", help="delete an agent (their conversations keep who handled them)"
+    )
+    p.add_argument("--email", required=True)
+    p.set_defaults(func=delete_agent)
     return parser
 
 

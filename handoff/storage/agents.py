@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -28,6 +31,8 @@ class AgentRecord:
     bots: tuple[str, ...]
     teams: dict[str, list[str]] = field(default_factory=dict)
     """bot id → the teams the agent belongs to for that bot."""
+    disabled: bool = False
+    """Disabled by an operator: may not sign in, and their tokens stop working."""
 
 
 class AgentRepo:
@@ -48,13 +53,14 @@ class AgentRepo:
         agent_id = "agt_" + secrets.token_hex(8)
         email = email.strip().lower()
         display = name or email.split("@")[0]
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
         async with self._engine.begin() as conn:
             await conn.execute(
                 agents.insert().values(
                     id=agent_id,
                     email=email,
                     name=display,
-                    password_hash=_hasher.hash(password),
+                    password_hash=password_hash,
                     role=role,
                     capacity=capacity,
                     created_at=utcnow(),
@@ -69,63 +75,140 @@ class AgentRepo:
         return AgentRecord(agent_id, email, display, role, capacity, tuple(bots), team_map)
 
     async def get(self, agent_id: str) -> AgentRecord | None:
+        """The agent, disabled or not; None when there is none or it was deleted."""
+        return (await self.get_many([agent_id])).get(agent_id)
+
+    async def get_many(self, agent_ids: Collection[str]) -> dict[str, AgentRecord]:
+        """The agents among ``agent_ids`` that exist and are not deleted, by id."""
+        ids = list(dict.fromkeys(agent_ids))
+        found: dict[str, AgentRecord] = {}
         async with self._engine.connect() as conn:
-            row = (await conn.execute(agents.select().where(agents.c.id == agent_id))).first()
-            if row is None:
-                return None
-            links = (
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = (
+                    await conn.execute(
+                        agents.select().where(agents.c.id.in_(chunk), agents.c.deleted_at.is_(None))
+                    )
+                ).all()
+                links = (
+                    await conn.execute(
+                        sa.select(
+                            agent_bots.c.agent_id, agent_bots.c.bot_id, agent_bots.c.teams
+                        ).where(agent_bots.c.agent_id.in_([row.id for row in rows]))
+                    )
+                ).all()
+                by_agent: dict[str, list[Any]] = {}
+                for link in links:
+                    by_agent.setdefault(link.agent_id, []).append(link)
+                for row in rows:
+                    found[row.id] = _record(row._mapping, by_agent.get(row.id, []))
+        return found
+
+    async def by_email(self, email: str) -> AgentRecord | None:
+        """The agent with this email (disabled or not), unless deleted."""
+        async with self._engine.connect() as conn:
+            agent_id = (
                 await conn.execute(
-                    sa.select(agent_bots.c.bot_id, agent_bots.c.teams).where(
-                        agent_bots.c.agent_id == agent_id
+                    sa.select(agents.c.id).where(
+                        agents.c.email == email.strip().lower(), agents.c.deleted_at.is_(None)
                     )
                 )
-            ).all()
-        m = row._mapping
-        return AgentRecord(
-            id=m["id"],
-            email=m["email"],
-            name=m["name"],
-            role=m["role"],
-            capacity=m["capacity"],
-            bots=tuple(link.bot_id for link in links),
-            teams={link.bot_id: list(link.teams or []) for link in links},
-        )
+            ).scalar()
+        return None if agent_id is None else await self.get(agent_id)
+
+    async def set_disabled(self, agent_id: str, disabled: bool) -> AgentRecord | None:
+        """Disable or enable the agent; None when there is no such agent."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                agents.update()
+                .where(agents.c.id == agent_id, agents.c.deleted_at.is_(None))
+                .values(disabled_at=utcnow() if disabled else None)
+            )
+        return await self.get(agent_id)
+
+    async def delete(self, agent_id: str) -> bool:
+        """Delete the agent: they are gone for sign-in and lookups, and their email is free.
+
+        The row stays (marked deleted, the email kept inside a renamed one), so the
+        conversations and messages they handled still say who did.
+        """
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(agents.c.email).where(
+                        agents.c.id == agent_id, agents.c.deleted_at.is_(None)
+                    )
+                )
+            ).first()
+            if row is None:
+                return False
+            await conn.execute(
+                agents.update()
+                .where(agents.c.id == agent_id)
+                .values(deleted_at=utcnow(), email=f"deleted:{agent_id}:{row.email}"[:320])
+            )
+        return True
 
     async def teams_of_bot(self, bot_id: str) -> set[str]:
         """Every team name any agent of the bot belongs to."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(agent_bots.c.teams).where(agent_bots.c.bot_id == bot_id)
+                    sa.select(agent_bots.c.teams)
+                    .join(agents, agents.c.id == agent_bots.c.agent_id)
+                    .where(agent_bots.c.bot_id == bot_id, agents.c.deleted_at.is_(None))
                 )
             ).all()
         return {team for row in rows for team in (row.teams or [])}
 
     async def authenticate(self, email: str, password: str) -> AgentRecord | None:
-        """The agent with these credentials, or None. Timing does not reveal which part failed."""
+        """The agent with these credentials (disabled or not), or None.
+
+        Timing does not reveal which part failed. The hash is checked in a thread:
+        argon2 takes tens of milliseconds, which the event loop must not wait out.
+        """
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
                     sa.select(agents.c.id, agents.c.password_hash).where(
-                        agents.c.email == email.strip().lower()
+                        agents.c.email == email.strip().lower(), agents.c.deleted_at.is_(None)
                     )
                 )
             ).first()
         stored = row.password_hash if row else _DUMMY_HASH
-        try:
-            _hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        if row is None:
+        if not await asyncio.to_thread(_verify, stored, password) or row is None:
             return None
         if _hasher.check_needs_rehash(stored):
+            new_hash = await asyncio.to_thread(_hasher.hash, password)
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    agents.update()
-                    .where(agents.c.id == row.id)
-                    .values(password_hash=_hasher.hash(password))
+                    agents.update().where(agents.c.id == row.id).values(password_hash=new_hash)
                 )
         return await self.get(row.id)
+
+
+_CHUNK = 500
+"""Ids per ``IN (...)``: well under SQLite's limit on bound parameters."""
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _record(m: Any, links: list[Any]) -> AgentRecord:
+    return AgentRecord(
+        id=m["id"],
+        email=m["email"],
+        name=m["name"],
+        role=m["role"],
+        capacity=m["capacity"],
+        bots=tuple(link.bot_id for link in links),
+        teams={link.bot_id: list(link.teams or []) for link in links},
+        disabled=m["disabled_at"] is not None,
+    )
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))

@@ -57,6 +57,10 @@ agents = sa.Table(
     sa.Column("role", sa.String(16), nullable=False, server_default="agent"),
     sa.Column("capacity", sa.Integer, nullable=False, server_default="3"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+    # A disabled agent cannot sign in and their tokens stop working; enabling undoes it.
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+    # A deleted agent's row stays, so conversations and messages keep who handled them.
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 agent_bots = sa.Table(

@@ -278,3 +278,49 @@ def test_install_bubblewrap_says_the_command_when_apt_get_fails(tmp_path: Path) 
     assert done.returncode == 0
     assert "E: Failed to fetch" in done.stderr and "apt-get could not install it" in done.stderr
     assert "\n    apt-get install bubblewrap\n" in done.stderr  # root: no sudo in the command
+
+
+# ------------------------------------------- disable-agent, enable-agent, delete-agent
+
+
+async def _agent_in(data_dir: Path, email: str) -> str:
+    import asyncio
+
+    from handoff.storage.agents import AgentRepo
+    from handoff.storage.bots import BotRepo
+    from handoff.storage.db import make_engine
+    from handoff.storage.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{data_dir / 'handoff.sqlite3'}"
+    await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        bot, _ = await BotRepo(engine).create("Shop")
+        return (await AgentRepo(engine).create(email, "pw", bots=[bot.id])).id
+    finally:
+        await engine.dispose()
+
+
+async def test_disable_enable_and_delete_agent_print_one_json_object(tmp_path: Path) -> None:
+    agent_id = await _agent_in(tmp_path / "fresh" / "data", "anna@example.com")
+    steps = [
+        ("disable-agent", {"disabled": True}),
+        ("enable-agent", {"disabled": False}),
+        ("delete-agent", {"deleted": True}),
+    ]
+    for command, expected in steps:
+        done = run(tmp_path, command, "--email", "Anna@Example.com")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {
+            "agent_id": agent_id,
+            "email": "anna@example.com",
+            **expected,
+        }
+
+
+def test_agent_commands_name_an_unknown_email(tmp_path: Path) -> None:
+    done = run(tmp_path, "disable-agent", "--email", "nobody@example.com")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "--email nobody@example.com: no such agent" in done.stderr
+    assert "Traceback" not in done.stderr
