@@ -22,17 +22,17 @@ from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.cors import cors_middleware
-from handoff.api.keys import ACTIONS, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import ACTIONS, DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.config import Settings, load_secret_key
-from handoff.ratelimit import BucketMap
+from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
 from handoff.routing.service import HandoffService, Stores
 from handoff.routing.shared_state import RoutingState
 from handoff.runner import RunnerPool
-from handoff.security import TokenSigner
+from handoff.security import DeviceTokens, TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
 from handoff.sockets.notifier import SocketNotifier
@@ -47,7 +47,7 @@ from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter
 
-__all__ = ["ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
+__all__ = ["AGENT_SOCKETS", "ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
 
 log = logging.getLogger("handoff")
 
@@ -55,6 +55,7 @@ SIO = web.AppKey("sio", SocketServer)
 ENGINE = web.AppKey("engine", AsyncEngine)
 WRITER = web.AppKey("writer", MessageWriter)
 ROUTING_STATE = web.AppKey("routing_state", RoutingState)
+AGENT_SOCKETS = web.AppKey("agent_sockets", AgentNamespace)
 _STATIC = Path(__file__).parent / "console"
 
 
@@ -92,8 +93,16 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
-    app[SIGNER] = TokenSigner(load_secret_key(settings), max_age_seconds=settings.token_ttl_seconds)
-    app[LOGIN_THROTTLE] = BucketMap(rate=1 / 6, burst=10)
+    secret_key = load_secret_key(settings)
+    app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)
+    app[DEVICES] = DeviceTokens(secret_key, max_age_seconds=settings.login_device_ttl_seconds)
+    app[LOGIN_THROTTLE] = LimitsSignInThrottle(
+        SignInRules.parse(
+            settings.login_failures_per_account_address,
+            settings.login_failures_per_address,
+            settings.login_failures_per_account,
+        )
+    )
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)
@@ -140,7 +149,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
             )
             app[SERVICE] = service
             sio.register_namespace(WidgetNamespace(service, settings))
-            sio.register_namespace(AgentNamespace(service, settings, app[SIGNER]))
+            agents = AgentNamespace(service, settings, app[SIGNER])
+            app[AGENT_SOCKETS] = agents
+            sio.register_namespace(agents)
             await service.recover()
             yield
         finally:
@@ -174,6 +185,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         engine = app[ENGINE]
         tasks = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, app[SERVICE].sweep)),
+            asyncio.create_task(_every(settings.agent_recheck_seconds, app[AGENT_SOCKETS].recheck)),
             asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),
         ]

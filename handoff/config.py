@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -32,6 +33,18 @@ class Settings(BaseSettings):
     """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
 
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    agent_recheck_seconds: float = Field(default=30.0, gt=0)
+    """How often each open agent socket's agent record and token expiry are checked again."""
+
+    # sign-in throttle: failed attempts only, each ``COUNT/PERIOD`` (``10/15 minutes``)
+    login_failures_per_account_address: str = "10/15 minutes"
+    """Failed sign-ins for one email from one address (and from one known device)."""
+    login_failures_per_address: str = "100/15 minutes"
+    """Failed sign-ins from one address, whatever the email; known devices are not counted."""
+    login_failures_per_account: str = "50/1 hour"
+    """Failed sign-ins for one email from anywhere; a known device is exempt."""
+    login_device_ttl_seconds: int = Field(default=90 * 24 * 3600, gt=0)
+    """How long a known-device token from a successful sign-in exempts its device."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     """Origins allowed for sockets and CORS: comma-separated or a JSON list; ``*`` allows all."""
 
@@ -63,6 +76,24 @@ class Settings(BaseSettings):
     conversation_details_max_chars: int = Field(default=2500, ge=1)
     conversation_details_ttl_seconds: float = Field(default=3 * 3600, gt=0)
     action_log_retention_seconds: float = Field(default=24 * 3600, gt=0)
+
+    @field_validator(
+        "login_failures_per_account_address",
+        "login_failures_per_address",
+        "login_failures_per_account",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            rate = limits.parse(value)
+        except ValueError:
+            rate = None
+        if rate is None or rate.amount < 1:
+            raise ValueError(
+                f"{value!r} is not a rate; write COUNT/PERIOD with COUNT of at least 1, "
+                "e.g. '10/15 minutes' or '50/hour'"
+            )
+        return value
 
     @field_validator("cors_origins", "runner_blocked", mode="before")
     @classmethod

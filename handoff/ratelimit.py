@@ -1,13 +1,37 @@
-"""Token buckets for per-connection and per-client rate limits."""
+"""Rate limits: a token bucket per socket, and the sign-in throttle of failed attempts.
+
+The sign-in throttle counts failures only, so an office of agents behind one
+address signs in freely, and follows OWASP's device-cookie design so a flood of
+wrong passwords cannot lock the real owner out: a device that signed in before
+(it holds a known-device token) is counted on its own, never against the
+account's or the address's shared counters.
+"""
 
 from __future__ import annotations
 
+import math
 import time
-from collections import OrderedDict
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import limits
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from handoff.errors import RateLimited
 
-__all__ = ["Bucket", "BucketMap"]
+__all__ = [
+    "Bucket",
+    "LimitsSignInThrottle",
+    "SignInAttempt",
+    "SignInLimited",
+    "SignInOutcome",
+    "SignInRules",
+    "SignInThrottle",
+]
 
 
 class Bucket:
@@ -28,16 +52,147 @@ class Bucket:
         self._tokens -= 1
 
 
-class BucketMap:
-    """A bucket per key (an address, an email), keeping only the most recent ``size`` keys."""
+class SignInLimited(RateLimited):
+    """Too many failed sign-ins for what ``field`` names; answered 429 with ``Retry-After``."""
 
-    def __init__(self, rate: float, burst: int, *, size: int = 10_000) -> None:
-        self._rate, self._burst, self._size = rate, burst, size
-        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+    def __init__(self, message: str, *, field: str, retry_after: int) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
-    def take(self, key: str) -> None:
-        bucket = self._buckets.pop(key, None) or Bucket(self._rate, self._burst)
-        self._buckets[key] = bucket
-        if len(self._buckets) > self._size:
-            self._buckets.popitem(last=False)
-        bucket.take()
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    account: str
+    """The email, normalised (an account that does not exist is counted the same way)."""
+    address: str
+    device: str | None = None
+    """The id from a valid known-device token of this account, else None."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignInRules:
+    """How many failures each counter allows in its moving window."""
+
+    per_account_address: limits.RateLimitItem
+    per_address: limits.RateLimitItem
+    per_account: limits.RateLimitItem
+
+    @classmethod
+    def parse(cls, per_account_address: str, per_address: str, per_account: str) -> SignInRules:
+        """Rules from ``COUNT/PERIOD`` strings (the ``HANDOFF_LOGIN_FAILURES_*`` settings)."""
+        return cls(
+            limits.parse(per_account_address), limits.parse(per_address), limits.parse(per_account)
+        )
+
+
+class SignInOutcome:
+    """What the caller learnt; unset (an error on the way) counts as neither."""
+
+    __slots__ = ("ok",)
+
+    def __init__(self) -> None:
+        self.ok: bool | None = None
+
+
+class SignInThrottle(Protocol):
+    """Counts failed sign-ins; the interface a shared (Redis) implementation keeps."""
+
+    def attempt(self, attempt: SignInAttempt) -> AbstractAsyncContextManager[SignInOutcome]:
+        """Admit one attempt (or raise :class:`SignInLimited`); the caller sets ``ok``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Counter:
+    rule: limits.RateLimitItem
+    key: tuple[str, ...]
+    field: str
+    what: str
+
+
+class LimitsSignInThrottle:
+    """The sign-in throttle on the ``limits`` library's moving windows.
+
+    ``storage`` is any of ``limits``' async storages: in memory by default (one
+    process), ``limits.aio.storage.RedisStorage`` to share the counts.
+
+    An attempt still being checked counts as a failure until it ends, so a
+    burst of parallel guesses cannot slip past a counter before the first of
+    them is counted.
+    """
+
+    def __init__(self, rules: SignInRules, storage: Storage | None = None) -> None:
+        self._rules = rules
+        self._storage = storage if storage is not None else MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._pending: Counter[tuple[str, ...]] = Counter()
+
+    def _counters(self, attempt: SignInAttempt) -> list[_Counter]:
+        rules, account = self._rules, attempt.account
+        if attempt.device is not None:
+            return [
+                _Counter(
+                    rules.per_account_address,
+                    ("signin-device", account, attempt.device),
+                    "email",
+                    "for this email from this device",
+                )
+            ]
+        return [
+            _Counter(
+                rules.per_account_address,
+                ("signin-account-address", account, attempt.address),
+                "email",
+                "for this email from this address",
+            ),
+            _Counter(
+                rules.per_address,
+                ("signin-address", attempt.address),
+                "address",
+                "from this address",
+            ),
+            _Counter(
+                rules.per_account,
+                ("signin-account", account),
+                "email",
+                "for this email; a device that signed in before is not held back",
+            ),
+        ]
+
+    @asynccontextmanager
+    async def attempt(self, attempt: SignInAttempt) -> AsyncIterator[SignInOutcome]:
+        """Admit one attempt (or raise :class:`SignInLimited`); count it by what it set."""
+        counters = self._counters(attempt)
+        for c in counters:  # reserved before any await, so parallel attempts see each other
+            self._pending[c.key] += 1
+        outcome = SignInOutcome()
+        try:
+            for c in counters:
+                await self._check(c)
+            yield outcome
+            if outcome.ok is False:  # counted before the reservation is given back
+                for c in counters:
+                    await self._limiter.hit(c.rule, *c.key)
+            elif outcome.ok:
+                # The owner got in: their own slate (this address, or this device) is
+                # clean; the shared counters keep what others did.
+                await self._limiter.clear(counters[0].rule, *counters[0].key)
+        finally:
+            for c in counters:
+                self._pending[c.key] -= 1
+                if not self._pending[c.key]:
+                    del self._pending[c.key]
+
+    async def _check(self, c: _Counter) -> None:
+        stats = await self._limiter.get_window_stats(c.rule, *c.key)
+        if stats.remaining - self._pending[c.key] >= 0:
+            return
+        if stats.remaining >= 1:  # only attempts in flight fill it: they end in moments
+            retry_after = 1
+        else:
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise SignInLimited(
+            f"too many failed sign-ins {c.what}; try again in {retry_after} s",
+            field=c.field,
+            retry_after=retry_after,
+        )

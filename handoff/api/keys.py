@@ -6,14 +6,15 @@ from aiohttp import web
 
 from handoff.actions.service import ActionService
 from handoff.config import Settings
-from handoff.ratelimit import BucketMap
+from handoff.ratelimit import SignInThrottle
 from handoff.routing.service import HandoffService
-from handoff.security import TokenSigner
+from handoff.security import DeviceTokens, TokenSigner
 
-__all__ = ["ACTIONS", "LOGIN_THROTTLE", "SERVICE", "SETTINGS", "SIGNER"]
+__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "SERVICE", "SETTINGS", "SIGNER"]
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", HandoffService)
 SIGNER = web.AppKey("signer", TokenSigner)
-LOGIN_THROTTLE = web.AppKey("login_throttle", BucketMap)
+LOGIN_THROTTLE = web.AppKey[SignInThrottle]("login_throttle")
+DEVICES = web.AppKey("devices", DeviceTokens)
 ACTIONS = web.AppKey("actions", ActionService)

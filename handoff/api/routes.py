@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from handoff.api.auth import bearer, bot_from_request
-from handoff.api.keys import LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import Forbidden, Unauthorized
 from handoff.protocol.rest import (
@@ -16,30 +18,77 @@ from handoff.protocol.rest import (
     LoginResponse,
     SocketInfo,
 )
+from handoff.ratelimit import SignInAttempt, SignInLimited
+from handoff.routing.refusals import AgentDisabled
 
-__all__ = ["setup_routes"]
+__all__ = ["DEVICE_COOKIE", "setup_routes"]
+
+log = logging.getLogger("handoff.api")
+
+
+DEVICE_COOKIE = "handoff_device"
+"""The known-device token as a cookie, for browsers (sent back only to the sign-in path)."""
 
 
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request, LoginRequest)
-    # Slow password guessing down, per address and per account.
-    throttle = request.app[LOGIN_THROTTLE]
-    throttle.take(f"ip:{request.remote}")
-    throttle.take(f"email:{body.email.strip().lower()}")
+    account = body.email.strip().lower()
+    devices = request.app[DEVICES]
+    device = devices.device_of(body.device_token, account) or devices.device_of(
+        request.cookies.get(DEVICE_COOKIE), account
+    )
+    attempt = SignInAttempt(account, request.remote or "unknown", device)
     service = request.app[SERVICE]
-    record = await service.authenticate(body.email, body.password)
+    try:
+        # Only failures count: a whole office behind one address signs in freely.
+        async with request.app[LOGIN_THROTTLE].attempt(attempt) as outcome:
+            record = await service.authenticate(body.email, body.password)
+            outcome.ok = record is not None
+    except SignInLimited as exc:
+        return _limited(request, exc)
     if record is None:
         raise Unauthorized("wrong email or password", field="password", code="invalid_credentials")
-    token = request.app[SIGNER].issue(record.id)
-    return json_response(LoginResponse(token=token, agent=await service.describe_agent(record)))
+    if record.disabled:
+        raise AgentDisabled(field="email")
+    device_token = devices.issue(account, device)
+    response = json_response(
+        LoginResponse(
+            token=request.app[SIGNER].issue(record.id),
+            agent=await service.describe_agent(record),
+            device_token=device_token,
+        )
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_token,
+        max_age=request.app[SETTINGS].login_device_ttl_seconds,
+        path="/api/v1/auth",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    return response
+
+
+def _limited(request: web.Request, exc: SignInLimited) -> web.Response:
+    log.info(
+        "%s %s from %s → 429 %s (%s): %s",
+        request.method,
+        request.path,
+        request.remote,
+        exc.code,
+        exc.field,
+        exc.message,
+    )
+    response = json_response({"error": exc.to_wire()}, status=429)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def me(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     agent_id = request.app[SIGNER].verify(bearer(request))
-    record = await service.find_agent(agent_id)
-    if record is None:
-        raise Unauthorized("this agent no longer exists", field="Authorization")
+    record = await service.signed_in_agent(agent_id, field="Authorization")
     return json_response(await service.describe_agent(record))
 
 

@@ -17,11 +17,15 @@ class LoginRequest(BaseModel):
 
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
+    device_token: str | None = Field(default=None, max_length=1024)
+    """The known-device token from an earlier sign-in on this device (or its cookie)."""
 
 
 class LoginResponse(BaseModel):
     token: str
     agent: AgentView
+    device_token: str
+    """Keep it and send it with later sign-ins: failures of others cannot lock this device out."""
 
 
 class HandoffRequest(BaseModel):

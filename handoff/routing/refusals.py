@@ -8,9 +8,11 @@ caller: the widget protocol names ids as the seed does (``ConversationID``,
 
 from __future__ import annotations
 
-from handoff.errors import Conflict, Forbidden, NotFound
+from handoff.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 __all__ = [
+    "AgentDisabled",
+    "AgentGone",
     "AlreadyAssigned",
     "BotMismatch",
     "ConversationChanged",
@@ -103,3 +105,19 @@ class ConversationChanged(Conflict):
 
     def __init__(self) -> None:
         super().__init__("the conversation changed meanwhile; try again", field="conversation_id")
+
+
+class AgentDisabled(Forbidden):
+    """The agent was disabled by an operator (``handoff disable-agent``)."""
+
+    code = "agent_disabled"
+
+    def __init__(self, *, field: str = "token") -> None:
+        super().__init__("this agent is disabled; ask an administrator to enable it", field=field)
+
+
+class AgentGone(Unauthorized):
+    """A valid token of an agent that was deleted since."""
+
+    def __init__(self, *, field: str = "token") -> None:
+        super().__init__("this agent no longer exists", field=field)

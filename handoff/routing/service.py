@@ -10,8 +10,10 @@ agent presence (:mod:`.presence`), agent actions (:mod:`.agent_actions`,
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from handoff.config import Settings
-from handoff.errors import StorageUnavailable
+from handoff.errors import HandoffError, StorageUnavailable
 from handoff.routing.agent_actions import AgentActions
 from handoff.routing.bot_side import BotSide
 from handoff.routing.bots import BotDirectory
@@ -22,6 +24,7 @@ from handoff.routing.notifier import Notifier
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
 from handoff.routing.recovery import recover
+from handoff.routing.refusals import AgentDisabled, AgentGone
 from handoff.routing.shared_state import RoutingState
 from handoff.routing.timers import Timers
 from handoff.routing.transfers import Transfers
@@ -93,6 +96,30 @@ class HandoffService:
     async def find_agent(self, agent_id: str) -> AgentRecord | None:
         """The agent's stored record, or None when it no longer exists."""
         return await self._ctx.stores.agents.get(agent_id)
+
+    async def signed_in_agent(self, agent_id: str, *, field: str = "token") -> AgentRecord:
+        """The agent a valid token names, if they may still work.
+
+        Raises :class:`AgentGone` (deleted) or :class:`AgentDisabled`, naming ``field``.
+        """
+        record = await self._ctx.stores.agents.get(agent_id)
+        if record is None:
+            raise AgentGone(field=field)
+        if record.disabled:
+            raise AgentDisabled(field=field)
+        return record
+
+    async def agents_refused(self, agent_ids: Collection[str]) -> dict[str, HandoffError]:
+        """Of ``agent_ids``, those who may no longer work, with why; one read for all."""
+        records = await self._ctx.stores.agents.get_many(agent_ids)
+        refused: dict[str, HandoffError] = {}
+        for agent_id in agent_ids:
+            record = records.get(agent_id)
+            if record is None:
+                refused[agent_id] = AgentGone()
+            elif record.disabled:
+                refused[agent_id] = AgentDisabled()
+        return refused
 
     async def recover(self) -> int:
         """Rebuild empty routing state from the database; returns the open conversations seen."""

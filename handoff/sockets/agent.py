@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -17,7 +18,7 @@ from handoff.protocol import agent as proto
 from handoff.protocol import events as ev
 from handoff.routing.model import AgentStatus
 from handoff.routing.service import HandoffService
-from handoff.security import TokenSigner
+from handoff.security import Grant, TokenSigner
 from handoff.sockets import rooms
 from handoff.sockets.engine import ConnectionRefused, Namespace
 from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
@@ -50,14 +51,33 @@ class Route(Generic[M]):
 _Request = Callable[[AgentRecord, object], Awaitable[Ack]]
 
 
+@dataclass(slots=True)
+class _Session:
+    """One open agent socket: who, until when, its rate, and why it is being ended."""
+
+    record: AgentRecord
+    """Read once at connect; the re-check reads the stored one again."""
+    grant: Grant
+    bucket: Bucket
+    ended: HandoffError | None = None
+
+
 class AgentNamespace(Namespace):
+    """The ``/agent`` namespace.
+
+    Each socket is checked again while it is open: its token's expiry on every
+    event (no database read), and its agent's stored record (deleted? disabled?)
+    plus the expiry by :meth:`recheck`, which the server runs every
+    ``HANDOFF_AGENT_RECHECK_SECONDS``. A socket that fails gets ``unauthorized``
+    and is disconnected; its conversations follow the agent's grace period.
+    """
+
     def __init__(self, service: HandoffService, settings: Settings, signer: TokenSigner) -> None:
         super().__init__(ev.AGENT_NAMESPACE)
         self._service = service
         self._settings = settings
         self._signer = signer
-        self._agents: dict[str, AgentRecord] = {}
-        self._buckets: dict[str, Bucket] = {}
+        self._sessions: dict[str, _Session] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._routes: dict[str, _Request] = {
             "set_status": Route(proto.SetStatus, self._set_status),
@@ -73,23 +93,24 @@ class AgentNamespace(Namespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            agent_id = self._signer.verify(token)
-            record = await self._service.find_agent(agent_id)
-            if record is None:
-                raise Unauthorized("this agent no longer exists", field="token")
+            grant = self._signer.grant(token)
+            record = await self._service.signed_in_agent(grant.agent_id)
         except HandoffError as exc:
             log.info("agent connection %s refused: %s", sid, exc.message)
             raise ConnectionRefused({"code": "unauthorized", "message": exc.message}) from None
-        self._agents[sid] = record
-        CONNECTIONS.labels("agent").inc()
-        self._buckets[sid] = Bucket(
+        bucket = Bucket(
             self._settings.rate_limit_per_second * 5, self._settings.rate_limit_burst * 5
         )
+        self._sessions[sid] = _Session(record, grant, bucket)
+        CONNECTIONS.labels("agent").inc()
         await self.enter_room(sid, rooms.agent_room(record.id))
         for bot_id in record.bots:
             await self.enter_room(sid, rooms.bot_room(bot_id))
         # After the handshake: restore what the agent still holds.
-        task = asyncio.create_task(self._connected(sid, record))
+        self._spawn(self._connected(sid, record))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -97,11 +118,46 @@ class AgentNamespace(Namespace):
         await handle("connect", sid, lambda: self._service.agent_connected(record))
 
     async def on_disconnect(self, sid: str, *args: object) -> None:
-        self._buckets.pop(sid, None)
-        record = self._agents.pop(sid, None)
-        if record is not None:
+        session = self._sessions.pop(sid, None)
+        if session is not None:
             CONNECTIONS.labels("agent").dec()
-            await handle("disconnect", sid, lambda: self._service.agent_disconnected(record.id))
+            agent_id = session.record.id
+            await handle("disconnect", sid, lambda: self._service.agent_disconnected(agent_id))
+
+    async def recheck(self, now: float | None = None) -> int:
+        """Check every open socket's agent record and token expiry once; returns those ended.
+
+        One database read for all the connected agents. ``now`` (epoch seconds)
+        is for tests, which drive this instead of waiting for the loop.
+        """
+        now = time.time() if now is None else now
+        sessions = [(sid, s) for sid, s in self._sessions.items() if s.ended is None]
+        if not sessions:
+            return 0
+        refused = await self._service.agents_refused({s.record.id for _, s in sessions})
+        ended = 0
+        for sid, session in sessions:
+            if self._sessions.get(sid) is not session:  # gone while the database answered
+                continue
+            error = refused.get(session.record.id)
+            if error is None and session.grant.expired(now):
+                error = _expired()
+            if error is not None and session.ended is None:
+                self._end(sid, session, error)
+                ended += 1
+        return ended
+
+    def _end(self, sid: str, session: _Session, error: HandoffError) -> None:
+        """Refuse the socket's next events, tell it why, and disconnect it."""
+        session.ended = error
+        log.info("agent socket %s of %s ended: %s", sid, session.record.id, error.message)
+
+        async def end() -> None:
+            wire = {"code": "unauthorized", "message": error.message}
+            await self.emit(ev.UNAUTHORIZED, wire, room=sid)
+            await self.disconnect(sid)
+
+        self._spawn(end())
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
@@ -109,17 +165,21 @@ class AgentNamespace(Namespace):
         sid: str = args[0]
         data = args[1] if len(args) > 1 else None
         route = self._routes.get(event)
-        record = self._agents.get(sid)
+        session = self._sessions.get(sid)
 
         async def step() -> Ack:
             if route is None:
                 raise UnknownEvent(event)
-            if record is None:
+            if session is None:
                 raise Unauthorized("not signed in")
-            bucket = self._buckets.get(sid)
-            if bucket is not None:
-                bucket.take()
-            return await route(record, data)
+            if session.ended is not None:
+                raise Unauthorized(session.ended.message)
+            if session.grant.expired(time.time()):  # no database read on an event
+                error = _expired()
+                self._end(sid, session, error)
+                raise error
+            session.bucket.take()
+            return await route(session.record, data)
 
         result, error = await handle(event, sid, step)
         return proto.error_ack(error) if error is not None else result
@@ -165,3 +225,7 @@ class AgentNamespace(Namespace):
             record, req.conversation_id, req.after_seq, req.limit
         )
         return proto.ok_ack(messages=[m.model_dump(mode="json") for m in messages])
+
+
+def _expired() -> Unauthorized:
+    return Unauthorized("the token has expired; sign in again", field="token")

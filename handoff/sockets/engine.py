@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
         async def leave_room(self, sid: str, room: str) -> None: ...
 
+        async def disconnect(self, sid: str) -> None:
+            """End the socket's connection to this namespace (``on_disconnect`` runs)."""
+
     class _Server:
         """``socketio.AsyncServer``."""
 
