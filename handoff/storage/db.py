@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from handoff.storage.health import failure_reason, watch
+
 __all__ = ["aware", "checkpoint", "make_engine", "upsert", "utcnow"]
 
 
@@ -28,7 +30,10 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout so readers never block writers."""
+    """An engine for ``url``, watched by :mod:`handoff.storage.health`.
+
+    SQLite gets WAL and a busy timeout so readers never block writers.
+    """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -47,16 +52,26 @@ def make_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    watch(engine)
+    return engine
 
 
 async def checkpoint(engine: AsyncEngine) -> None:
-    """Move SQLite's write-ahead log into the database without blocking writers."""
+    """Move SQLite's write-ahead log into the database without blocking writers.
+
+    A storage failure here is counted by the engine's health (and logged once per
+    episode), not raised every second.
+    """
     if engine.dialect.name != "sqlite":
         return
-    async with engine.connect() as conn:
-        await conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))
+    except Exception as exc:
+        if failure_reason(exc) is None:
+            raise
 
 
 async def upsert(
