@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from handoff.config import Settings
-from handoff.errors import HandoffError, Unauthorized
+from handoff.errors import HandoffError, StorageUnavailable, Unauthorized
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import agent as proto
 from handoff.protocol import events as ev
@@ -77,6 +77,9 @@ class AgentNamespace(Namespace):
             record = await self._service.find_agent(agent_id)
             if record is None:
                 raise Unauthorized("this agent no longer exists", field="token")
+        except StorageUnavailable as exc:  # the database, not the token: try again later
+            log.debug("agent connection %s refused: %s", sid, exc.message)
+            raise ConnectionRefused({"code": exc.code, "message": exc.message}) from None
         except HandoffError as exc:
             log.info("agent connection %s refused: %s", sid, exc.message)
             raise ConnectionRefused({"code": "unauthorized", "message": exc.message}) from None

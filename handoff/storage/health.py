@@ -7,8 +7,11 @@ database failing until a write succeeds again. Genuine bugs (an SQL error, a
 constraint violation, a programming error) stay ``internal_error``.
 
 Every engine made by :func:`handoff.storage.db.make_engine` is watched: each
-storage failure SQLAlchemy sees (in a request, a sweep, a checkpoint) is counted
-by its :class:`StorageHealth`, which logs the first of an episode, counts the
+storage failure SQLAlchemy sees (in a request, a sweep, a checkpoint), and every
+failure to connect, is raised as :class:`StorageUnavailable` (the driver's error
+is its ``__cause__``), so that the code above, which cleans up after a
+:class:`HandoffError`, cleans up after these too; and it is counted by the
+engine's :class:`StorageHealth`, which logs the first of an episode, counts the
 rest in ``handoff_storage_failures_total`` without logging them, and logs the
 recovery once.
 """
@@ -122,12 +125,21 @@ def failure_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _unavailable() -> StorageUnavailable:
+    return StorageUnavailable("the database cannot store this right now; try again shortly")
+
+
 def storage_error(exc: BaseException) -> StorageUnavailable | None:
-    """``exc`` as the :class:`StorageUnavailable` a client gets; None if no storage failure."""
-    reason = failure_reason(exc)
-    if reason is None:
+    """``exc`` as the :class:`StorageUnavailable` a client gets; None if no storage failure.
+
+    For errors that did not pass an engine's watch (which raises them as
+    :class:`StorageUnavailable` already).
+    """
+    if isinstance(exc, StorageUnavailable):
+        return exc
+    if failure_reason(exc) is None:
         return None
-    error = StorageUnavailable("the database cannot store this right now; try again shortly")
+    error = _unavailable()
     error.__cause__ = exc
     return error
 
@@ -216,25 +228,34 @@ def watch(engine: AsyncEngine) -> StorageHealth:
     _HEALTH[sync] = health
 
     @event.listens_for(sync, "handle_error")
-    def _failed(context: ExceptionContext) -> None:
-        # A dead pooled connection found by the pre-ping is replaced quietly by the pool;
-        # if the replacement cannot connect either, that is counted below.
+    def _failed(context: ExceptionContext) -> BaseException | None:
+        # A dead pooled connection found by the pre-ping is replaced quietly by the
+        # pool (which needs SQLAlchemy's own error for it); if the replacement cannot
+        # connect either, that comes here again.
         if context.is_pre_ping:
-            return
-        reason = failure_reason(context.original_exception)
-        if reason is not None:
-            health.failed(context.original_exception, reason)
+            return None
+        error = context.original_exception
+        reason = failure_reason(error)
+        if reason is None and context.connection is None:
+            # No connection could be made (database not accepting connections,
+            # authentication, no such database): unavailable, whatever the code.
+            reason = f"cannot connect: {getattr(error, 'sqlstate', None) or type(error).__name__}"
+        if reason is None:
+            return None  # a bug, not the storage: SQLAlchemy's error as usual
+        health.failed(error, reason)
+        return _unavailable()  # raised "from" the driver's error
 
     @event.listens_for(sync, "do_connect")
     def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
-        # What SQLAlchemy would call anyway; here so that a connect that fails with a
-        # plain OSError (asyncpg: connection refused), which no handle_error sees, counts.
+        # What SQLAlchemy would call anyway; here for a connect that fails with a plain
+        # OSError (asyncpg: connection refused, timeout), which no handle_error sees.
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as exc:
-            if not isinstance(exc, dialect.loaded_dbapi.Error):
-                health.failed(exc, type(exc).__name__)
-            raise
+            if isinstance(exc, dialect.loaded_dbapi.Error):
+                raise  # handle_error has it
+            health.failed(exc, type(exc).__name__)
+            raise _unavailable() from exc
 
     return health
 

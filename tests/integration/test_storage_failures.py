@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 import sqlalchemy as sa
 from aiohttp import ClientSession, web
 
@@ -365,6 +366,56 @@ async def test_a_read_only_postgres_refuses_every_write_path_and_recovers(
     assert len(failing) == 1 and len(recovered) == 1, [r.getMessage() for r in caplog.records]
     ours = [r for r in caplog.records if r.name.startswith("handoff") and r.exc_info]
     assert not ours, "a storage failure logged a traceback"
+
+
+async def _connections(postgres_url: str, allowed: bool) -> None:
+    name = _database(postgres_url)
+    await _admin(
+        postgres_url.rsplit("/", 1)[0] + "/test",
+        f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}',
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()",
+    )
+
+
+async def test_a_postgres_that_refuses_connections_is_unavailable_not_a_bad_token(
+    pg_server: Server, postgres_url: str
+) -> None:
+    server = pg_server
+    bot = await server.bot()
+    agent = await server.agent(bot)
+    token = await server.login(agent.email)
+    await _connections(postgres_url, False)
+    try:
+        # Reads fail too now: an agent signing in is told the database is down,
+        # not that its token is bad (it was "unauthorized").
+        sio = socketio.AsyncClient(reconnection=False)
+        refusals: list[Any] = []
+
+        async def refused(data: Any) -> None:
+            refusals.append(data)
+
+        sio.on("connect_error", refused, namespace="/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sio.connect(
+                server.url,
+                namespaces=["/agent"],
+                auth={"token": token},
+                transports=["websocket"],
+                wait_timeout=5,
+            )
+        await sio.disconnect()
+        assert refusals and refusals[0]["code"] == "storage_unavailable", refusals
+        status, body, retry_after = await _post_handoff(server, bot)
+        assert (status, body["error"]["code"], retry_after) == (503, "storage_unavailable", "5")
+        status, body, _ = await _healthz(server)
+        assert (status, body["status"]) == (503, "failing"), body
+    finally:
+        await _connections(postgres_url, True)
+    status, body, _ = await _healthz(server)
+    assert (status, body) == (200, {"status": "ok"})
+    sock = await server.agent_socket(agent)
+    assert (await sock.call("queue", {}))["ok"]
 
 
 async def test_a_genuine_database_bug_stays_internal_error_and_health_green(

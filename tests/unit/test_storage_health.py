@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from handoff.storage.health import StorageHealth, failure_reason, storage_error
+from handoff.errors import StorageUnavailable
+from handoff.storage.db import make_engine
+from handoff.storage.health import StorageHealth, failure_reason, health_of, storage_error
 from tests.conftest import free_port
 
 
@@ -114,3 +117,28 @@ def test_an_episode_is_logged_once_and_its_end_once(
     assert [level for level, _ in messages] == ["ERROR", "WARNING"], messages
     assert "database or disk is full" in messages[0][1]
     assert "after 5 failed operations" in messages[1][1]
+
+
+async def test_a_watched_engine_raises_storage_unavailable_and_counts_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{_database(tmp_path)}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _full(dbapi_conn: Any, _record: object) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA max_page_count = 1")
+        cursor.close()
+
+    try:
+        with pytest.raises(StorageUnavailable) as caught:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("INSERT INTO t (body) VALUES (:b)"), {"b": "x" * 10_000})
+        # Routing's clean-ups after a HandoffError run; the driver's error is the cause.
+        assert failure_reason(caught.value) == "SQLITE_FULL"
+        assert health_of(engine).failing and health_of(engine).failures == 1
+        # A bug stays SQLAlchemy's own error, and is no storage failure.
+        with pytest.raises(sa.exc.OperationalError):
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT * FROM no_such_table"))
+        assert health_of(engine).failures == 1
+    finally:
+        await engine.dispose()
