@@ -30,6 +30,8 @@ class HandoffError(Exception):
 
     code = "internal_error"
     status = 500
+    retry_after: int | None = None
+    """Seconds a client should wait before trying again (REST: the ``Retry-After`` header)."""
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -91,10 +93,14 @@ class Busy(HandoffError):
 
 
 class StorageUnavailable(HandoffError):
-    """The database cannot take writes right now; nothing was stored or acknowledged."""
+    """The database cannot take writes right now (disk full, I/O error, read-only, down).
+
+    What was refused was not acknowledged; a client may send it again later.
+    """
 
     code = "storage_unavailable"
     status = 503
+    retry_after = 5
 
 
 def from_validation_error(exc: ValidationError) -> BadRequest:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CONNECTIONS", "MESSAGES", "QUEUE_WAIT", "TRANSITIONS", "WRITE_BATCH"]
+__all__ = [
+    "CONNECTIONS",
+    "MESSAGES",
+    "QUEUE_WAIT",
+    "STORAGE_FAILING",
+    "STORAGE_FAILURES",
+    "TRANSITIONS",
+    "WRITE_BATCH",
+]
 
 MESSAGES = Counter("handoff_messages_total", "Chat messages stored", ["sender"])
 TRANSITIONS = Counter(
@@ -22,4 +30,14 @@ WRITE_BATCH = Histogram(
     "handoff_message_write_batch_size",
     "Messages committed per transaction",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
+)
+STORAGE_FAILURES = Counter(
+    "handoff_storage_failures_total",
+    "Database operations that failed for the storage's sake (disk full, I/O, read-only, down)",
+    ["backend"],
+)
+STORAGE_FAILING = Gauge(
+    "handoff_storage_failing",
+    "1 while writes to the database are failing (from the first failure to the next success)",
+    ["backend"],
 )

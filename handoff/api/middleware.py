@@ -1,4 +1,9 @@
-"""The one place REST errors become JSON."""
+"""The one place REST errors become JSON.
+
+A storage failure that reaches here unconverted (a disk full under any write,
+an unreachable database) becomes ``503 storage_unavailable`` with
+``Retry-After``; any other unexpected exception is a ``500 internal_error``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from handoff.errors import BadRequest, HandoffError, TooLarge, from_validation_error
+from handoff.errors import (
+    BadRequest,
+    HandoffError,
+    StorageUnavailable,
+    TooLarge,
+    from_validation_error,
+)
+from handoff.storage.health import storage_error
 
 __all__ = ["error_middleware", "json_body", "json_response"]
 
@@ -48,22 +60,37 @@ async def json_body(request: web.Request, model: type[M]) -> M:
         raise from_validation_error(exc) from None
 
 
+def _refusal(exc: HandoffError) -> web.Response:
+    response = json_response({"error": exc.to_wire()}, status=exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except StorageUnavailable as exc:
+        # Logged once per episode by the storage's health, not once per request.
+        log.debug("%s %s → 503 %s: %s", request.method, request.path, exc.code, exc.message)
+        return _refusal(exc)
     except HandoffError as exc:
         log.info(
             "%s %s → %d %s: %s", request.method, request.path, exc.status, exc.code, exc.message
         )
-        return json_response({"error": exc.to_wire()}, status=exc.status)
+        return _refusal(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return json_response(
             {"error": {"code": f"http_{exc.status}", "message": exc.reason}}, status=exc.status
         )
-    except Exception:
+    except Exception as exc:
+        unavailable = storage_error(exc)
+        if unavailable is not None:
+            log.debug("%s %s → 503 storage_unavailable: %r", request.method, request.path, exc)
+            return _refusal(unavailable)
         log.exception("%s %s failed", request.method, request.path)
         return json_response(
             {"error": {"code": "internal_error", "message": "the server could not do this"}},

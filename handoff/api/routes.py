@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from handoff.api.auth import bearer, bot_from_request
 from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
-from handoff.errors import Forbidden, Unauthorized
+from handoff.errors import Forbidden, StorageUnavailable, Unauthorized
 from handoff.protocol.rest import (
     HandoffRequest,
     HandoffResponse,
@@ -124,7 +124,14 @@ async def conversation_status(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    await request.app[SERVICE].health()
+    try:
+        await request.app[SERVICE].health()
+    except StorageUnavailable as exc:
+        response = json_response(
+            {"status": "failing", "database": "failing", "error": exc.to_wire()}, status=503
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     return json_response({"status": "ok"})
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from handoff.config import Settings
-from handoff.errors import HandoffError, StorageUnavailable
+from handoff.errors import HandoffError
 from handoff.routing.agent_actions import AgentActions
 from handoff.routing.bot_side import BotSide
 from handoff.routing.bots import BotDirectory
@@ -126,13 +126,8 @@ class HandoffService:
         return await recover(self._ctx, self._queue)
 
     async def health(self) -> None:
-        """Raise :class:`StorageUnavailable` unless the database answers and the writer runs."""
-        stores = self._ctx.stores
-        if not stores.writer.running:
-            raise StorageUnavailable("the message writer is not running", field="database")
-        try:
-            await stores.conversations.ping()
-        except Exception as exc:
-            raise StorageUnavailable(
-                f"the database does not answer: {type(exc).__name__}", field="database"
-            ) from exc
+        """Raise :class:`StorageUnavailable` unless the writer runs and the database takes writes.
+
+        While writes are failing this tries one, so that it answers again once they succeed.
+        """
+        await self._ctx.stores.writer.check()

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from handoff.config import Settings
-from handoff.errors import HandoffError, Unauthorized
+from handoff.errors import HandoffError, StorageUnavailable, Unauthorized
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import agent as proto
 from handoff.protocol import events as ev
@@ -95,6 +95,9 @@ class AgentNamespace(Namespace):
         try:
             grant = self._signer.grant(token)
             record = await self._service.signed_in_agent(grant.agent_id)
+        except StorageUnavailable as exc:  # the database, not the token: try again later
+            log.debug("agent connection %s refused: %s", sid, exc.message)
+            raise ConnectionRefused({"code": exc.code, "message": exc.message}) from None
         except HandoffError as exc:
             log.info("agent connection %s refused: %s", sid, exc.message)
             raise ConnectionRefused({"code": "unauthorized", "message": exc.message}) from None

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from handoff.errors import BadRequest, HandoffError, from_validation_error
+from handoff.errors import BadRequest, HandoffError, StorageUnavailable, from_validation_error
 from handoff.ratelimit import Bucket
+from handoff.storage.health import storage_error
 
 __all__ = ["Bucket", "UnknownEvent", "handle", "parse"]
 
@@ -43,12 +44,24 @@ def parse(model: type[M], data: Any) -> M:
 async def handle(
     event: str, sid: str, step: Callable[[], Awaitable[R]]
 ) -> tuple[R | None, dict[str, Any] | None]:
-    """Run ``step``; turn errors into ``(None, error dict)`` and log them."""
+    """Run ``step``; turn errors into ``(None, error dict)`` and log them.
+
+    A storage failure (disk full, database down...) is ``storage_unavailable``, not
+    ``internal_error``: the client may send it again later.
+    """
     try:
         return await step(), None
+    except StorageUnavailable as exc:
+        # Logged once per episode by the storage's health, not once per event.
+        log.debug("%s from %s refused: %s %s", event, sid, exc.code, exc.message)
+        return None, exc.to_wire()
     except HandoffError as exc:
         log.info("%s from %s refused: %s %s", event, sid, exc.code, exc.message)
         return None, exc.to_wire()
-    except Exception:
+    except Exception as exc:
+        unavailable = storage_error(exc)
+        if unavailable is not None:
+            log.debug("%s from %s refused: storage_unavailable %r", event, sid, exc)
+            return None, unavailable.to_wire()
         log.exception("%s from %s failed", event, sid)
         return None, {"code": "internal_error", "message": "the server could not do this"}

@@ -23,6 +23,7 @@ from handoff.errors import StorageUnavailable
 from handoff.metrics import MESSAGES, WRITE_BATCH
 from handoff.protocol.common import MessageView
 from handoff.storage.db import utcnow
+from handoff.storage.health import StorageHealth, check_storage, failure_reason, health_of
 from handoff.storage.messages import MessageRepo
 from handoff.storage.tables import messages
 
@@ -78,6 +79,9 @@ class MessageWriter:
     A message is either committed or refused with :class:`StorageUnavailable`,
     never left waiting: when the writer task dies (its connection could not be
     opened, say), what is queued is refused, and the next write starts a new task.
+    Each batch reports to the engine's :class:`StorageHealth`: a storage failure
+    (disk full, I/O error, read-only database) is logged there once per episode,
+    not once per batch, and the next batch that commits ends the episode.
     """
 
     def __init__(self, engine: AsyncEngine, repo: MessageRepo, *, max_batch: int = 500) -> None:
@@ -88,6 +92,7 @@ class MessageWriter:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.health: StorageHealth = health_of(engine)
         self.batches = 0
         self.rows = 0
         # SQLite fast path: one dedicated connection, driver-level executemany +
@@ -106,8 +111,12 @@ class MessageWriter:
         return self._task is not None and not self._task.done()
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("message writer stopped", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            if failure_reason(error) is None:
+                log.error("message writer stopped", exc_info=error)
+            else:  # the engine's health has it (logged once per episode)
+                log.debug("message writer stopped: %r", error)
         # Whatever is still queued will never be committed by this task: refuse it.
         pending, self._pending = self._pending, []
         for _, future in pending:
@@ -122,13 +131,30 @@ class MessageWriter:
         if self._closing:
             raise StorageUnavailable("the server is shutting down; the message was not stored")
         if not self.running:
-            log.warning("message writer is not running; starting it again")
+            if self.health.failing:
+                log.debug("message writer is not running; starting it again")
+            else:
+                log.warning("message writer is not running; starting it again")
             self.start()
         message.sent_at = message.sent_at or utcnow()
         future: asyncio.Future[MessageView] = asyncio.get_running_loop().create_future()
         self._pending.append((message, future))
         self._wakeup.set()
         return await future
+
+    async def check(self) -> None:
+        """Raise :class:`StorageUnavailable` (``field="database"``) unless messages can be stored.
+
+        The writer must run, and the database must answer; while writes are failing
+        it must take one (see :func:`handoff.storage.health.check_storage`). A writer
+        that died is started again, as the next write would do: a process that health
+        checks took out of rotation gets no writes.
+        """
+        if not self.running:
+            if not self._closing:
+                self.start()
+            raise StorageUnavailable("the message writer is not running", field="database")
+        await check_storage(self._engine)
 
     async def close(self) -> None:
         """Commit what is queued, then stop."""
@@ -200,11 +226,12 @@ class MessageWriter:
                 await self._flush_one(item)
             return
         except Exception as exc:
-            log.exception("message batch of %d failed", len(batch))
+            self._failed(exc, f"message batch of {len(batch)} failed")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(_refused(exc))
             return
+        self.health.succeeded()
         self.batches += 1
         self.rows += len(batch)
         WRITE_BATCH.observe(len(batch))
@@ -235,14 +262,24 @@ class MessageWriter:
                     future.set_exception(exc)
             return
         except Exception as exc:
-            log.exception("message to %s failed", message.conversation_id)
+            self._failed(exc, f"message to {message.conversation_id} failed")
             if not future.done():
                 future.set_exception(_refused(exc))
             return
+        self.health.succeeded()
         self.rows += 1
         MESSAGES.labels(message.sender).inc()
         if not future.done():
             future.set_result(message.view())
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        reason = failure_reason(exc)
+        if reason is None:
+            log.exception(what)  # not the storage: a bug, with its traceback
+        elif self._raw is not None:
+            # The driver-level path bypasses SQLAlchemy, whose errors the engine's
+            # health sees by itself.
+            self.health.failed(exc, reason)
 
 
 def _refused(cause: BaseException) -> StorageUnavailable:
