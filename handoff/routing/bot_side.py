@@ -41,6 +41,10 @@ class BotSide:
                 code="conversation_taken",
             )
         if existing is not None and existing.state != ConversationState.CLOSED:
+            if existing.state == ConversationState.PENDING:
+                # A repeat after a call that stored the conversation but failed before
+                # its counters and wait limit were set (storage hiccup): set them now.
+                await self._prepare(existing, bot, keep_deadline=True)
             return existing
         details: dict[str, Any] = {
             "user": user,
@@ -54,12 +58,20 @@ class BotSide:
             view = await conversations.create(
                 conversation_id or secrets.token_urlsafe(24), bot.id, actor=actor, **details
             )
-        last = await ctx.stores.messages.max_seq(view.conversation_id)
-        await ctx.state.seed_seq(view.conversation_id, last)
+        await self._prepare(view, bot, keep_deadline=False)
+        return view
+
+    async def _prepare(
+        self, view: ConversationView, bot: BotRecord, *, keep_deadline: bool
+    ) -> None:
+        """Sequence counter, delivery mark and wait limit of a pending conversation (idempotent)."""
+        ctx = self._ctx
+        cid = view.conversation_id
+        last = await ctx.stores.messages.max_seq(cid)
+        await ctx.state.seed_seq(cid, last)
         # A reopened conversation starts a new handoff: what the widget was sent in
         # the earlier one is not sent again when it binds.
-        await ctx.state.mark_widget_seen(view.conversation_id, last)
+        await ctx.state.mark_widget_seen(cid, last)
         await ctx.state.set_deadline(
-            "wait", view.conversation_id, time.time() + await ctx.wait_limit(bot.id)
+            "wait", cid, time.time() + await ctx.wait_limit(bot.id), keep_newer=keep_deadline
         )
-        return view

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from handoff.errors import Conflict, HandoffError
+from handoff.errors import Conflict, NotFound, StorageUnavailable
 from handoff.metrics import QUEUE_WAIT
 from handoff.protocol import events as ev
 from handoff.protocol.common import ConversationState, ConversationView
@@ -53,6 +53,15 @@ class Dispatcher:
                     agents = [a for a in agents if a is not agent]
                     if fresh is not None:
                         agents.append(fresh)
+                except Exception as exc:
+                    # Storage failed: the entry is back in the queue (see assign) and the
+                    # next dispatch tries again; what called this (a bind, a status
+                    # change, a close) has happened and must not fail for it.
+                    if isinstance(exc, StorageUnavailable):
+                        log.warning("dispatch of bot %s waits for storage", bot_id)
+                    else:
+                        log.exception("dispatch of %s failed", entry.conversation_id)
+                    break
         await self._queue.announce(bot_id)
 
     async def assign(
@@ -62,15 +71,22 @@ class Dispatcher:
         ctx = self._ctx
         # The atomic claim comes first: losing it costs no database round trip,
         # which matters when many dispatches race over one queue.
-        if not await ctx.state.claim(bot_id, conversation_id, agent_id):
+        entry = await ctx.state.claim(bot_id, conversation_id, agent_id)
+        if entry is None:
             raise AlreadyAssigned()
         try:
             view = await ctx.conversation(conversation_id, field="conversation_id")
             if view.state != ConversationState.QUEUED:
                 raise NotQueued()
             view = await ctx.move(view, Transition.ASSIGN, actor, agent_id=agent_id)
-        except HandoffError:
+        except (Conflict, NotFound):
+            # The database says it is no longer waiting (closed or taken meanwhile).
             await ctx.state.release(conversation_id)
+            raise
+        except Exception:
+            # Storing the assignment failed: it still waits, first in line.
+            await ctx.state.release(conversation_id)
+            await ctx.state.enqueue(entry, at_head=True)
             raise
         await ctx.state.clear_deadline("wait", conversation_id)
         await ctx.state.forget_position(conversation_id)

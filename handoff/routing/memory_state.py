@@ -79,7 +79,7 @@ class MemoryState:
         return len(queue)
 
     async def dequeue(self, bot_id: str, conversation_id: str) -> bool:
-        return self._remove(bot_id, conversation_id)
+        return self._remove(bot_id, conversation_id) is not None
 
     async def queue(self, bot_id: str) -> list[QueueEntry]:
         return list(self._queues.get(bot_id, ()))
@@ -90,15 +90,15 @@ class MemoryState:
                 return i + 1
         return None
 
-    def _remove(self, bot_id: str, conversation_id: str) -> bool:
+    def _remove(self, bot_id: str, conversation_id: str) -> QueueEntry | None:
         queue = self._queues.get(bot_id)
         if not queue:
-            return False
+            return None
         for i, entry in enumerate(queue):
             if entry.conversation_id == conversation_id:
                 del queue[i]
-                return True
-        return False
+                return entry
+        return None
 
     # assignment -------------------------------------------------------------
     def _can_take(self, agent_id: str, bot_id: str) -> Presence | None:
@@ -113,14 +113,15 @@ class MemoryState:
         agent.load = len(self._by_agent[agent.agent_id])
         agent.last_assigned_at = time.time()
 
-    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> bool:
+    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
         agent = self._can_take(agent_id, bot_id)
         if agent is None or conversation_id in self._assigned:
-            return False
-        if not self._remove(bot_id, conversation_id):
-            return False
+            return None
+        entry = self._remove(bot_id, conversation_id)
+        if entry is None:
+            return None
         self._assign(conversation_id, agent)
-        return True
+        return entry
 
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
         if self._assigned.get(conversation_id) != from_agent or from_agent == to_agent:

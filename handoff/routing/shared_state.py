@@ -49,8 +49,12 @@ class RoutingState(Protocol):
     async def position(self, bot_id: str, conversation_id: str) -> int | None: ...
 
     # assignment
-    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> bool:
-        """Atomically take a queued conversation for an available agent; False if either lost."""
+    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
+        """Atomically take a queued conversation for an available agent.
+
+        Returns the queue entry taken (to put back with ``enqueue(at_head=True)`` if
+        storing the assignment fails), or None when the conversation or the agent was lost.
+        """
 
     async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
         """Atomically hand an assigned conversation to another available agent."""

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from handoff.errors import Conflict
+from handoff.errors import Conflict, StorageUnavailable
 from handoff.protocol.common import ConversationState
 from handoff.routing.closing import Closer
 from handoff.routing.context import Context
@@ -52,8 +52,12 @@ class Timers:
         except Conflict as exc:
             # Someone else moved it first (the agent closed it, the widget came back).
             log.info("%s deadline of %s skipped: %s", kind, key, exc.message)
-        except Exception:
-            log.exception("%s deadline of %s failed; trying again next pass", kind, key)
+        except Exception as exc:
+            if isinstance(exc, StorageUnavailable):
+                # Said once per episode by the storage health tracker; one line here.
+                log.debug("%s deadline of %s waits for storage: %s", kind, key, exc.message)
+            else:
+                log.exception("%s deadline of %s failed; trying again next pass", kind, key)
             try:
                 # Due as of this pass, so the next pass (whenever it runs) takes it,
                 # unless the step set a new deadline before it failed.

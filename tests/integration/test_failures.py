@@ -182,3 +182,61 @@ async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
         await writer.close()
         await engine.dispose()
         await _driver_threads_gone()
+
+
+async def test_an_assignment_that_cannot_be_stored_leaves_the_conversation_queued(
+    server: Server,
+) -> None:
+    bot = await server.bot()
+    cid = (await server.handoff(bot))["ConversationID"]
+    await server.widget(cid, bot)
+    db = server.settings.data_dir / "handoff.sqlite3"
+    _fail_updates_of(db, cid)
+    agent = await server.agent(bot)
+    sock = await server.agent_socket(agent, online=False)
+    # Going online dispatches; storing the assignment fails; the status change still holds.
+    ack = await sock.call("set_status", {"status": "online"})
+    assert ack["ok"], ack
+    assert (await server.service.conversation(cid)).state == "queued"
+    assert [e.conversation_id for e in await server.state.queue(bot.id)] == [cid]
+    assert await server.state.assigned_agent(cid) is None
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER fail_one")
+    # The next dispatch (here: the agent sets their status again) assigns it.
+    assert (await sock.call("set_status", {"status": "online"}))["ok"]
+    assigned = await sock.rec.wait("conversation_assigned")
+    assert assigned["conversation"]["conversation_id"] == cid
+    assert await server.state.assigned_agent(cid) == agent.id
+
+
+async def test_a_repeated_handoff_after_a_half_done_one_works(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = await server.bot()
+    real = MessageRepo.max_seq
+    calls = 0
+
+    async def hiccup(self: MessageRepo, conversation_id: str) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the first call's storage fails after the conversation was stored
+            raise StorageUnavailable("the database does not answer")
+        return await real(self, conversation_id)
+
+    monkeypatch.setattr(MessageRepo, "max_seq", hiccup)
+    async with server.http.post(
+        f"{server.url}/api/v1/bots/{bot.id}/handoff",
+        json={"ConversationID": "half-done-1"},
+        headers={"Authorization": f"Bearer {bot.api_key}"},
+    ) as resp:
+        assert resp.status == 503
+    again = await server.handoff(bot, ConversationID="half-done-1")
+    assert again["state"] == "pending"
+    widget = await server.widget("half-done-1", bot)
+    ack = await widget.call(
+        "from_user", {"ConversationID": "half-done-1", "BotID": bot.id, "message": "hi"}
+    )
+    assert ack == {"ok": True, "seq": 1}
+    # Its wait limit was set too: nobody came, so it ends as no_agent.
+    await server.service.sweep(time.time() + 7200)
+    assert (await server.service.conversation("half-done-1")).close_reason == "no_agent"
