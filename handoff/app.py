@@ -26,6 +26,7 @@ from handoff.api.keys import ACTIONS, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
+from handoff.api.security_headers import setup_security_headers
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import BucketMap
 from handoff.routing.memory_state import MemoryState
@@ -91,6 +92,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         middlewares=[cors_middleware(settings.cors_origins), error_middleware],
         client_max_size=1024 * 1024,
     )
+    # A signal, not a middleware: it also reaches responses prepared inside a handler
+    # (static files, with their final content type; the WebSocket upgrade).
+    setup_security_headers(app, _STATIC, "/console/")
     app[SETTINGS] = settings
     app[SIGNER] = TokenSigner(load_secret_key(settings), max_age_seconds=settings.token_ttl_seconds)
     app[LOGIN_THROTTLE] = BucketMap(rate=1 / 6, burst=10)
