@@ -26,6 +26,7 @@ from handoff.api.keys import ACTIONS, DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
+from handoff.api.security_headers import setup_security_headers
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
@@ -92,6 +93,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         middlewares=[cors_middleware(settings.cors_origins), error_middleware],
         client_max_size=1024 * 1024,
     )
+    # A signal, not a middleware: it also reaches responses prepared inside a handler
+    # (static files, with their final content type; the WebSocket upgrade).
+    setup_security_headers(app, _STATIC, "/console/")
     app[SETTINGS] = settings
     secret_key = load_secret_key(settings)
     app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)

@@ -32,6 +32,7 @@ M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY_BYTES = 256 * 1024
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
@@ -83,9 +84,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return json_response(
+        log.info("%s %s → %d %s", request.method, request.path, exc.status, exc.reason)
+        response = json_response(
             {"error": {"code": f"http_{exc.status}", "message": exc.reason}}, status=exc.status
         )
+        # What the HTTP layer says beside the status stays, e.g. a 405's Allow.
+        for name, value in exc.headers.items():
+            if name.lower() not in _BODY_HEADERS:
+                response.headers.add(name, value)
+        return response
     except Exception as exc:
         unavailable = storage_error(exc)
         if unavailable is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from handoff import __version__
+from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
 from handoff.protocol import actions as act
 from handoff.protocol import rest
@@ -148,14 +150,41 @@ OPS = [
 ]
 
 
+# Path parameters by (the segment before, name): the rules the handlers apply. A
+# conversation id is any string here: an unknown one is a 404, and its ":" and "."
+# may reach the path percent-encoded.
+_PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("actions", "name"): {"type": "string", "pattern": act.ACTION_NAME_PATTERN},
+    ("env", "name"): {"type": "string", "pattern": act.ENV_NAME_PATTERN},
+}
+
+
 def _params(path: str) -> list[dict[str, Any]]:
-    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    parts = path.split("/")
     return [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+        {
+            "name": part[1:-1],
+            "in": "path",
+            "required": True,
+            "schema": _PATH_PARAMS.get((before, part[1:-1]), {"type": "string"}),
+        }
+        for before, part in pairwise(parts)
+        if part.startswith("{")
     ]
 
 
-def openapi_document() -> dict[str, Any]:
+def _env_value_limits(schema: dict[str, Any], max_chars: int) -> None:
+    """EnvRequest's values as the action service checks them: a length set by
+    ``HANDOFF_ENV_VALUE_MAX_CHARS``, and no NUL."""
+    for field in ("staging", "production"):
+        for branch in schema["properties"][field]["anyOf"]:
+            if branch.get("type") == "string":
+                branch["maxLength"] = max_chars
+                branch["pattern"] = r"^[^\u0000]*$"
+
+
+def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
+    """The document; limits that are settings come in as arguments."""
     models = {m for op in OPS for m in (op.request, op.response) if m is not None}
     models.add(ErrorResponse)
     keys, schemas = models_json_schema(
@@ -166,6 +195,7 @@ def openapi_document() -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     ref = {m: keys[(m, mode)] for (m, mode) in keys}
+    _env_value_limits(schemas["$defs"]["EnvRequest"], env_value_max_chars)
     error = {
         "description": "error",
         "content": {"application/json": {"schema": ref[ErrorResponse]}},
@@ -176,7 +206,9 @@ def openapi_document() -> dict[str, Any]:
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:
-            required = any(f.is_required() for f in op.request.model_fields.values())
+            # A body with nothing required may be left out: the server reads it as {}.
+            body = schemas["$defs"][ref[op.request]["$ref"].rsplit("/", 1)[1]]
+            required = bool(body.get("required")) or body.get("minProperties", 0) > 0
             item["requestBody"] = {
                 "required": required,
                 "content": {"application/json": {"schema": ref[op.request]}},
@@ -213,7 +245,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 def setup_openapi(app: web.Application) -> None:
-    document = openapi_document()
+    document = openapi_document(env_value_max_chars=app[SETTINGS].env_value_max_chars)
 
     async def serve(request: web.Request) -> web.Response:
         return json_response(document)

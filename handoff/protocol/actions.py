@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, integral
 from handoff.runner import ActionError, CodeProblem
 
 __all__ = [
     "ACTION_NAME",
+    "ACTION_NAME_PATTERN",
     "ENV_NAME",
+    "ENV_NAME_PATTERN",
+    "MAX_VERSION",
     "ActionSummary",
     "ActionVersionView",
     "BotSettings",
@@ -28,17 +32,24 @@ __all__ = [
     "SaveRequest",
     "SaveResponse",
     "TestRequest",
+    "Version",
 ]
 
-ACTION_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+# The names as the OpenAPI document states them (JSON Schema: "$" is the very end) ...
+ACTION_NAME_PATTERN = r"^[A-Za-z0-9_\-]{1,100}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+# ... and as the server checks them: Python's "$" also matches before a final "\n".
+ACTION_NAME = re.compile(ACTION_NAME_PATTERN.removesuffix("$") + r"\Z")
+ENV_NAME = re.compile(ENV_NAME_PATTERN.removesuffix("$") + r"\Z")
+
+MAX_VERSION = 2**31 - 1
+"""Versions are 32-bit integers in the database; a larger one cannot exist."""
+
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(integral)]
+"""An action's version number in a request body."""
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SaveRequest(_In):
+class SaveRequest(RestBody):
     code: str = Field(min_length=1, max_length=200_000)
 
 
@@ -49,10 +60,10 @@ class SaveResponse(BaseModel):
     errors: list[CodeProblem]
 
 
-class TestRequest(_In):
+class TestRequest(RestBody):
     input: dict[str, Any] = Field(default_factory=dict)
     """The sample input JSON of the seeds: ``entities``, ``user_data`` / ``user``, ..."""
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     """Which saved version to run; the latest by default."""
 
 
@@ -68,8 +79,8 @@ class InvocationView(BaseModel):
     status_code: int | None = None
 
 
-class PublishRequest(_In):
-    version: int | None = Field(default=None, ge=1)
+class PublishRequest(RestBody):
+    version: Version | None = None
     """The version to make the production one (an earlier one rolls back); latest by default."""
 
 
@@ -78,11 +89,9 @@ class PublishResponse(BaseModel):
     production_version: int
 
 
-class InvokeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
+class InvokeRequest(RestBody):
     ConversationID: str | None = Field(
-        default=None, min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"
+        default=None, min_length=8, max_length=128, pattern=CONVERSATION_ID_PATTERN
     )
     """The bot's conversation: keys ``conversation_details``, and names an escalated handoff."""
     user: dict[str, Any] = Field(default_factory=dict)
@@ -128,8 +137,10 @@ class LogView(BaseModel):
     created_at: datetime
 
 
-class EnvRequest(_In):
-    """A value left out keeps what is stored; ``null`` clears it."""
+class EnvRequest(RestBody):
+    """A value left out keeps what is stored; ``null`` clears it. At least one is given."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     staging: str | None = None
     production: str | None = None
@@ -155,19 +166,35 @@ class BotSettings(BaseModel):
     fallback_message: str | None
 
 
-class BotSettingsPatch(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    assignment_mode: Literal["auto", "manual"] | None = None
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """The document's side of ``_not_null`` below: no ``null`` branch, no ``null`` default."""
+    branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    schema.pop("default", None)
+
+
+class BotSettingsPatch(RestBody):
+    # Left out means "keep". name, assignment_mode and escalate_on_break have no
+    # "unset" state to clear to, so null is refused and the document does not offer
+    # it; the others' null restores the server's default.
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, json_schema_extra=_not_nullable
+    )
+    assignment_mode: Literal["auto", "manual"] | None = Field(
+        default=None, json_schema_extra=_not_nullable
+    )
     wait_limit_seconds: float | None = Field(default=None, gt=0, le=86_400)
     webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     action_timeout_seconds: float | None = Field(default=None, gt=0, le=900)
-    escalate_on_break: bool | None = None
+    escalate_on_break: bool | None = Field(default=None, json_schema_extra=_not_nullable)
     fallback_message: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @field_validator("name", "assignment_mode", "escalate_on_break")
     @classmethod
     def _not_null(cls, value: object) -> object:
-        # Left out means "keep"; these have no "unset" state to clear to.
         if value is None:
             raise ValueError("cannot be null")
         return value

@@ -9,12 +9,42 @@ from pydantic import BaseModel, ConfigDict, Field
 from handoff.protocol.common import AgentView, ConversationView
 from handoff.protocol.events import WIDGET_NAMESPACE, WidgetNamespaceName
 
-__all__ = ["HandoffRequest", "HandoffResponse", "LoginRequest", "LoginResponse", "SocketInfo"]
+__all__ = [
+    "CONVERSATION_ID_PATTERN",
+    "HandoffRequest",
+    "HandoffResponse",
+    "LoginRequest",
+    "LoginResponse",
+    "RestBody",
+    "SocketInfo",
+    "integral",
+]
+
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+"""A bot's own ``ConversationID``: 8-128 of these characters (pydantic's "$" is the very end)."""
 
 
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def integral(value: object) -> object:
+    """JSON Schema's "integer" includes ``5.0``, which strict ``int`` alone refuses.
 
+    For an int field of a :class:`RestBody`: ``Annotated[int, Field(ge=1, le=9),
+    BeforeValidator(integral)]`` takes ``5`` and ``5.0``, never ``"5"`` or ``true``. The
+    bounds go before the validator, or the document gets no ``minimum``/``maximum``.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class RestBody(BaseModel):
+    """A REST request body: no unknown fields, and each value of the JSON type the
+    OpenAPI document gives it (strict: ``"5"`` is no number, ``0`` no boolean, ``123``
+    no string), so the server refuses what the document refuses."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginRequest(RestBody):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
     device_token: str | None = Field(default=None, max_length=1024)
@@ -28,13 +58,12 @@ class LoginResponse(BaseModel):
     """Keep it and send it with later sign-ins: failures of others cannot lock this device out."""
 
 
-class HandoffRequest(BaseModel):
+class HandoffRequest(RestBody):
     """``execute_handoff``: the bot asks for a human."""
 
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
+    # A number is refused (strict), not turned into a string.
     ConversationID: str | None = Field(
-        default=None, min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"
+        default=None, min_length=8, max_length=128, pattern=CONVERSATION_ID_PATTERN
     )
     user: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = Field(default=None, max_length=500)
