@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NPM_DIR := tests/js
-# bwrap for the custom-action sandbox: installed where this machine allows, else the command
-# to run is printed; a no-op when bwrap is there. make test with CI=true fails without it.
-BUBBLEWRAP := sh scripts/install-bubblewrap
+# System packages: bwrap for the custom-action sandbox (make run, make test) and chromium for
+# the browser tests (make test), installed where this machine allows, else the command to run
+# is printed; a no-op when they are there. make test with CI=true fails without them.
+INSTALL := sh scripts/install-package
 
 .PHONY: run test lint typecheck unit bench deps js-deps clean
 
@@ -26,7 +27,7 @@ $(NPM_DIR)/node_modules/.stamp: $(NPM_DIR)/package.json
 js-deps: $(NPM_DIR)/node_modules/.stamp
 
 run: deps
-	@$(BUBBLEWRAP)
+	@$(INSTALL) bwrap bubblewrap
 	$(BIN)/handoff serve
 
 lint: deps
@@ -34,7 +35,8 @@ lint: deps
 	$(BIN)/mypy
 
 test: deps js-deps lint
-	@$(BUBBLEWRAP) $(if $(filter true,$(CI)),--required)
+	@$(INSTALL) $(if $(filter true,$(CI)),--required) bwrap bubblewrap
+	@$(INSTALL) $(if $(filter true,$(CI)),--required) chromium chromium
 	$(BIN)/python -m pytest -q
 
 bench: deps js-deps

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import free_port
 
 HANDOFF = [sys.executable, "-m", "handoff.cli"]
-INSTALL_BUBBLEWRAP = Path(__file__).resolve().parents[2] / "scripts" / "install-bubblewrap"
+INSTALL_PACKAGE = Path(__file__).resolve().parents[2] / "scripts" / "install-package"
 APT = "apt-get -qq -y -o DPkg::Lock::Timeout=300"  # how the script calls apt-get
 
 
@@ -174,7 +174,7 @@ def test_serve_says_custom_actions_are_unavailable_when_bwrap_cannot_start_a_san
     assert "No permissions to create new namespace" in line
 
 
-# ------------------------------------------- scripts/install-bubblewrap (make run, make test)
+# --------------------------------------------- scripts/install-package (make run, make test)
 
 
 def machine(tmp_path: Path, *, uid: int = 0, sudo: str | None = None, lists: bool = True) -> Path:
@@ -210,7 +210,7 @@ def machine(tmp_path: Path, *, uid: int = 0, sudo: str | None = None, lists: boo
 
 def install_bubblewrap(bin_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["/bin/sh", str(INSTALL_BUBBLEWRAP), *args],
+        ["/bin/sh", str(INSTALL_PACKAGE), *args],
         capture_output=True,
         text=True,
         env={"PATH": str(bin_dir)},
@@ -324,3 +324,15 @@ def test_agent_commands_name_an_unknown_email(tmp_path: Path) -> None:
     assert done.returncode == 1 and done.stdout == ""
     assert "--email nobody@example.com: no such agent" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_install_package_names_chromium_for_the_browser_tests(tmp_path: Path) -> None:
+    done = install_bubblewrap(machine(tmp_path, uid=1000, sudo="asks"), "chromium", "chromium")
+    assert done.returncode == 0
+    assert "chromium (chromium) is missing" in done.stderr
+    assert "\n    sudo apt-get install chromium\n" in done.stderr
+    assert "browser tests" in done.stderr and "sandbox_unavailable" not in done.stderr
+    required = install_bubblewrap(
+        machine(tmp_path / "ci", uid=1000, sudo="asks"), "--required", "chromium", "chromium"
+    )
+    assert required.returncode == 1 and "never skip" in required.stderr
