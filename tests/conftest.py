@@ -202,6 +202,27 @@ class Server:
         await sock.rec.wait("conversation_assigned")
         return cid, widget, sock
 
+    async def refused_agent_connect(self, auth: Any) -> Any:
+        """The connect error an ``/agent`` socket with ``auth`` is refused with."""
+        sio = socketio.AsyncClient(reconnection=False)
+        refusals: list[Any] = []
+
+        async def refused(data: Any) -> None:
+            refusals.append(data)
+
+        sio.on("connect_error", refused, namespace="/agent")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await sio.connect(
+                self.url,
+                namespaces=["/agent"],
+                auth=auth,
+                transports=["websocket"],
+                wait_timeout=TIMEOUT,
+            )
+        await sio.disconnect()
+        assert refusals, "the connection was refused without a connect_error"
+        return refusals[0]
+
     async def agent_socket(
         self, agent: AgentRecord, *, online: bool = True, capacity: int | None = None
     ) -> Client:

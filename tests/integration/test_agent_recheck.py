@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import socketio
 
 from handoff.app import AGENT_SOCKETS, ENGINE
 from handoff.storage.agents import AgentRecord, AgentRepo
@@ -48,24 +47,9 @@ async def status_of(server: Server, method: str, path: str, **kwargs: Any) -> tu
 
 async def refused_connect(server: Server, token: str) -> str:
     """The message of the connect error a socket with ``token`` gets."""
-    sio = socketio.AsyncClient(reconnection=False)
-    refusals: list[Any] = []
-
-    async def refused(data: Any) -> None:
-        refusals.append(data)
-
-    sio.on("connect_error", refused, namespace="/agent")
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(
-            server.url,
-            namespaces=["/agent"],
-            auth={"token": token},
-            transports=["websocket"],
-            wait_timeout=TIMEOUT,
-        )
-    await sio.disconnect()
-    assert refusals and refusals[0]["code"] == "unauthorized", refusals
-    return str(refusals[0]["message"])
+    refusal = await server.refused_agent_connect({"token": token})
+    assert refusal["code"] == "unauthorized", refusal
+    return str(refusal["message"])
 
 
 async def test_healthy_sockets_are_left_alone(server: Server) -> None:
