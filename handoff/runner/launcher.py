@@ -18,7 +18,7 @@ from .egress import EgressListener, EgressProxy
 from .netpolicy import NetworkPolicy
 from .process import WorkerProcess
 from .results import secret_values
-from .worker import wire
+from .worker import frames
 
 __all__ = ["EnvKey", "Launcher", "Worker", "env_key"]
 
@@ -53,7 +53,7 @@ class Worker:
     workdir: str | None = None
     secrets: tuple[str, ...] = ()  # its variables' values, masked in logs and errors
     # The code versions it holds compiled, as it reported them, oldest first:
-    # their code is not sent again (see wire.CALL).
+    # their code is not sent again (see frames.Call).
     versions: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     def remember(self, version: str, cached: bool) -> None:
@@ -64,7 +64,7 @@ class Worker:
             self.versions.move_to_end(version)
         else:
             self.versions[version] = None
-            if len(self.versions) > wire.CACHED_VERSIONS:
+            if len(self.versions) > frames.CACHED_VERSIONS:
                 self.versions.popitem(last=False)
 
     async def close(self) -> None:

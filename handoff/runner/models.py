@@ -5,25 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from enum import StrEnum
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+# Defined with the frames, since the worker reports them too; public from here.
+from .worker.frames import ErrorKind as ErrorKind
+
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_USER_DETAILS = {"language_code": "en", "name": "Guest User"}
-
-
-class ErrorKind(StrEnum):
-    """Why a call did not produce output; each kind has one fix in docs/custom-actions.md."""
-
-    SYNTAX_ERROR = "syntax_error"
-    EXCEPTION = "exception"
-    TIMEOUT = "timeout"
-    BAD_RETURN = "bad_return"
-    LIMIT_EXCEEDED = "limit_exceeded"
-    BUSY = "busy"
-    SANDBOX_UNAVAILABLE = "sandbox_unavailable"
 
 
 class ActionError(BaseModel):

@@ -25,6 +25,7 @@ from .launcher import EnvKey, Launcher, Worker, env_key
 from .models import DetailLimits, ErrorKind, EventInput, InvocationRequest, InvocationResult
 from .process import SpawnError, WorkerCrashed, WorkerTimeout
 from .results import crash_result, mask_known_secrets, result_from_answer
+from .worker.frames import Call
 
 __all__ = ["PoolStats", "RunnerPool"]
 
@@ -169,20 +170,20 @@ class RunnerPool:
         if isinstance(worker, InvocationResult):
             worker.request_id, worker.version = request.request_id, request.version
             return worker
-        # wire.CALL's fields after the op and id, then its raw ones.
         with_code = request.version not in worker.versions
-        fields = (
-            int(timeout * 1000),
-            request.version,
-            request.action,
-            request.bot_id,
-            request.request_id,
-            with_code,
-        )
-        raw = (request.code if with_code else "", build_event(request.input, request.env)["body"])
+        call: Call = {
+            "timeout_ms": int(timeout * 1000),
+            "version": request.version,
+            "action": request.action,
+            "bot_id": request.bot_id,
+            "request_id": request.request_id,
+            "with_code": with_code,
+            "code": request.code if with_code else "",
+            "body": build_event(request.input, request.env)["body"],
+        }
         started = time.perf_counter()
         try:
-            answer = await worker.proc.call(fields, raw, timeout + self.config.kill_grace_s)
+            answer = await worker.proc.call(call, timeout + self.config.kill_grace_s)
         except WorkerTimeout:
             self._discard(worker)
             return InvocationResult.failure(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .worker import wire
+from .worker import frames, wire
 
 __all__ = ["SpawnError", "WorkerCrashed", "WorkerProcess", "WorkerTimeout"]
 
@@ -288,26 +288,24 @@ class WorkerProcess:
             self.protocol.waiter = None
         return self._decode(frame)
 
-    async def call(
-        self, fields: Sequence[Any], raw: Sequence[str], answer_within_s: float
-    ) -> dict[str, Any]:
-        """Send one call: ``fields`` and ``raw`` are wire.CALL's after the op and id.
-
-        Returns the answer, or raises an exception.
-        """
+    async def call(self, call: frames.Call, answer_within_s: float) -> dict[str, Any]:
+        """Send one call; returns its result (as the worker told it, unchecked), or raises."""
         # _exchange inlined: one coroutine fewer per call.
         self._next_id += 1
         self.calls += 1
-        request = wire.encode_list(["call", self._next_id, *fields], raw)
-        waiter = self._send(request, answer_within_s)
+        waiter = self._send(frames.encode_call(self._next_id, call), answer_within_s)
         try:
             frame = await waiter
         except _Expired:
             raise self._expired(answer_within_s) from None
         finally:
             self.protocol.waiter = None
-        answer = self._decode(frame)
-        if answer.get("id") != self._next_id:
+        try:
+            answer = frames.decode_result(wire.decode(frame))
+        except wire.FrameError as exc:
+            self.kill()
+            raise WorkerCrashed(str(exc)) from None
+        if answer["id"] != self._next_id:
             self.kill()
             raise WorkerCrashed("the worker answered out of turn")
         self.last_used = time.monotonic()

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from . import guard, netclient, wire
+from .frames import decode_call
 from .runtime import Runtime
 
 # Kept when the environment is replaced by the bot's variables.
@@ -58,9 +59,8 @@ def main() -> int:
         msg = frames.read()
         if msg is None:
             return 0
-        if not isinstance(msg, list):  # not a call: the server broke the protocol
-            raise wire.FrameError("expected a call frame")
-        wire.write_all(proto_out, runtime.answer(runtime.call(msg)))
+        call_id, call = decode_call(msg)
+        wire.write_all(proto_out, runtime.answer(runtime.call(call_id, call)))
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import traceback
 from collections import OrderedDict
 from typing import Any
 
-from . import wire
 from .context import LambdaContext
+from .frames import CACHED_VERSIONS, Call, ErrorKind, ErrorRecord, encode_result, error_record
 
 USER_FILENAME = "action.py"
 _MAX_FRAMES = 30
@@ -38,9 +38,9 @@ class Deadline(BaseException):
 
 
 class UserError(Exception):
-    """A failed call, already shaped as the wire's error object."""
+    """A failed call, its error record already made."""
 
-    def __init__(self, error: dict[str, Any], *, recycle: bool = False) -> None:
+    def __init__(self, error: ErrorRecord, *, recycle: bool = False) -> None:
         super().__init__(error["message"])
         self.error = error
         self.recycle = recycle
@@ -88,8 +88,8 @@ class Capture(io.TextIOBase):
         return text
 
 
-def _error(kind: str, exc: BaseException, message: str | None = None) -> dict[str, Any]:
-    """The wire error for ``exc``, its traceback trimmed to the bot's own frames."""
+def _error(kind: ErrorKind, exc: BaseException, message: str | None = None) -> ErrorRecord:
+    """The error record for ``exc``, its traceback trimmed to the bot's own frames."""
     # Source lines for the traceback; set here, not per call, to keep calls cheap.
     code = _current_code[0]
     linecache.cache[USER_FILENAME] = (len(code), None, code.splitlines(True), USER_FILENAME)
@@ -109,13 +109,13 @@ def _error(kind: str, exc: BaseException, message: str | None = None) -> dict[st
         text += "".join(traceback.format_exception_only(type(exc), exc))
     if message is None:
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return {
-        "kind": kind,
-        "message": _clip(message, _MAX_MESSAGE),
-        "line": line,
-        "column": column,
-        "traceback": _clip(text, _MAX_TRACEBACK),
-    }
+    return error_record(
+        kind,
+        _clip(message, _MAX_MESSAGE),
+        line=line,
+        column=column,
+        traceback=_clip(text, _MAX_TRACEBACK),
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -173,58 +173,46 @@ class Runtime:
             return cached[0]
         if code is None:  # only if the cache was tampered with: start afresh
             raise UserError(
-                {
-                    "kind": "exception",
-                    "line": None,
-                    "column": None,
-                    "traceback": None,
-                    "message": "the worker lost this version of the code; try again",
-                },
+                error_record(
+                    ErrorKind.EXCEPTION, "the worker lost this version of the code; try again"
+                ),
                 recycle=True,
             )
         _current_code[0] = code
         try:
             compiled = compile(code, USER_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
-            raise UserError(_error("syntax_error", exc)) from None
+            raise UserError(_error(ErrorKind.SYNTAX_ERROR, exc)) from None
         namespace = {"__name__": "action", "__file__": USER_FILENAME, "__builtins__": builtins}
         exec(compiled, namespace)
         main = namespace.get("main")
         if not callable(main):
             raise UserError(
-                {
-                    "kind": "syntax_error",
-                    "line": None,
-                    "column": None,
-                    "traceback": None,
-                    "message": "the code must define main(event, context)",
-                }
+                error_record(ErrorKind.SYNTAX_ERROR, "the code must define main(event, context)")
             )
         self._modules[version] = (namespace, code)
-        if len(self._modules) > wire.CACHED_VERSIONS:
+        if len(self._modules) > CACHED_VERSIONS:
             self._modules.popitem(last=False)
         return namespace
 
-    def call(self, msg: list[Any]) -> dict[str, Any]:
-        """Run one call request (its fields in wire.CALL's order); return the response."""
-        op, call_id, timeout_ms, version, action, bot_id, request_id, with_code, code, body = msg
-        if op != "call":
-            raise wire.FrameError(f"expected a call frame, got {op!r}")
-        timeout = timeout_ms / 1000
+    def call(self, call_id: int, call: Call) -> dict[str, Any]:
+        """Run one call; return its result, to be framed by ``answer``."""
+        version = call["version"]
+        timeout = call["timeout_ms"] / 1000
         deadline = time.monotonic() + timeout
         context = LambdaContext(
-            request_id=request_id,
-            function_name=action,
+            request_id=call["request_id"],
+            function_name=call["action"],
             function_version=version,
             memory_limit_in_mb=self.memory_mb,
-            bot_id=bot_id,
+            bot_id=call["bot_id"],
             deadline=deadline,
         )
         capture = self.capture
         capture.reset()
         # Code that replaced sys.stdout in an earlier call must not lose this call's logs.
         sys.stdout = sys.stderr = capture
-        reply: dict[str, Any] = {"op": "result", "id": call_id, "recycle": False}
+        reply: dict[str, Any] = {"id": call_id, "recycle": False}
         started = time.perf_counter()
         try:
             self._deadline = deadline
@@ -232,8 +220,8 @@ class Runtime:
             try:
                 # Re-armed by every call, so an earlier call's timer never cuts this one short.
                 signal.setitimer(signal.ITIMER_REAL, timeout)
-                main = self._module(version, code if with_code else None)["main"]
-                value = main({"body": body}, context)
+                main = self._module(version, call["code"] if call["with_code"] else None)["main"]
+                value = main({"body": call["body"]}, context)
             finally:
                 self._running = False
             reply["ok"] = True
@@ -246,7 +234,9 @@ class Runtime:
                 ok=False,
                 recycle=True,
                 error=_error(
-                    "timeout", exc, f"the action ran longer than its {timeout:g} s time limit"
+                    ErrorKind.TIMEOUT,
+                    exc,
+                    f"the action ran longer than its {timeout:g} s time limit",
                 ),
             )
         except MemoryError as exc:
@@ -254,26 +244,26 @@ class Runtime:
                 ok=False,
                 recycle=True,
                 error=_error(
-                    "limit_exceeded",
+                    ErrorKind.LIMIT_EXCEEDED,
                     exc,
                     f"MemoryError: the action used more than its {self.memory_mb} MiB memory limit",
                 ),
             )
         except OSError as exc:
             why = _LIMIT_ERRNOS.get(exc.errno or 0)
-            kind = "limit_exceeded" if why else "exception"
+            kind = ErrorKind.LIMIT_EXCEEDED if why else ErrorKind.EXCEPTION
             reply.update(ok=False, error=_error(kind, exc, f"{exc} ({why})" if why else None))
         except SystemExit as exc:
             reply.update(
                 ok=False,
                 error=_error(
-                    "exception",
+                    ErrorKind.EXCEPTION,
                     exc,
                     "main called sys.exit() or exit(); return a response dict instead",
                 ),
             )
         except BaseException as exc:
-            reply.update(ok=False, error=_error("exception", exc))
+            reply.update(ok=False, error=_error(ErrorKind.EXCEPTION, exc))
         # Also when the signal struck before the inner try or inside its finally.
         self._running = False
         # Milliseconds to three decimals; round(x, 3) costs as much as the rest of this.
@@ -291,21 +281,21 @@ class Runtime:
     def answer(self, reply: dict[str, Any]) -> bytes:
         """The reply as a frame; a return value JSON cannot hold, or too much of it, fails."""
         try:
-            frame = wire.encode(reply)
+            frame = encode_result(reply)
         except MemoryError:
-            return wire.encode(
+            return encode_result(
                 self._refuse(
                     reply,
-                    "limit_exceeded",
+                    ErrorKind.LIMIT_EXCEEDED,
                     "main returned more data than fits in "
                     f"the {self.memory_mb} MiB memory limit: return less data",
                 )
             )
         except (TypeError, ValueError, RecursionError) as exc:
-            return wire.encode(
+            return encode_result(
                 self._refuse(
                     reply,
-                    "bad_return",
+                    ErrorKind.BAD_RETURN,
                     "main must return "
                     "JSON-compatible values (dicts, lists, strings, numbers, "
                     f"booleans, None): {exc}",
@@ -314,10 +304,10 @@ class Runtime:
         if len(frame) > self.max_result_bytes:  # only then is the exact size worth measuring
             size = len(json.dumps(reply.get("ret"), ensure_ascii=False))
             if size > self.max_result_bytes:
-                return wire.encode(
+                return encode_result(
                     self._refuse(
                         reply,
-                        "limit_exceeded",
+                        ErrorKind.LIMIT_EXCEEDED,
                         f"main returned "
                         f"{size} bytes of JSON; the limit is "
                         f"{self.max_result_bytes}: return less data",
@@ -326,16 +316,7 @@ class Runtime:
         return frame
 
     @staticmethod
-    def _refuse(reply: dict[str, Any], kind: str, message: str) -> dict[str, Any]:
+    def _refuse(reply: dict[str, Any], kind: ErrorKind, message: str) -> dict[str, Any]:
         reply.pop("ret", None)
-        reply.update(
-            ok=False,
-            error={
-                "kind": kind,
-                "message": message,
-                "line": None,
-                "column": None,
-                "traceback": None,
-            },
-        )
+        reply.update(ok=False, error=error_record(kind, message))
         return reply

@@ -7,9 +7,8 @@ refuse an oversized frame before reading it. Large strings (the code, the
 event body, which is itself JSON) travel raw because escaping them into JSON
 and back is most of the cost of a warm call.
 
-A call request is a JSON array instead (``CALL``), its raw fields' lengths in
-a last element: an object's keys are most of the cost of encoding and
-decoding a small one.
+A frame may hold a JSON array instead (``encode_list``), its raw fields'
+lengths in a last element: a call and its result are arrays (see ``frames``).
 """
 
 from __future__ import annotations
@@ -24,25 +23,6 @@ from typing import Any
 
 HEADER = struct.Struct(">I")
 _HEADERS = struct.Struct(">II")  # the frame's length, then its JSON head's
-
-# The fields of a call request, in order; the last two travel raw. "code" is
-# empty unless "with_code": the server leaves it out when the worker already
-# holds that version, which the worker reports in each result ("cached").
-CALL = (
-    "op",
-    "id",
-    "timeout_ms",
-    "version",
-    "action",
-    "bot_id",
-    "request_id",
-    "with_code",
-    "code",
-    "body",
-)
-# How many versions a worker keeps compiled, least recently used out first;
-# the server keeps the same list for each worker to know which it holds.
-CACHED_VERSIONS = 8
 
 # The server never sends more than this (the code is capped well below it);
 # the worker refuses anything larger instead of allocating it.
