@@ -205,19 +205,34 @@ class RunnerPool:
         except BaseException:
             self._discard(worker)  # cancelled mid-call: its state is unknown
             raise
-        result = result_from_answer(
-            answer,
-            request.limits or self.config.detail_limits,
-            request_id=request.request_id,
-            version=request.version,
-        )
-        # The worker holds exactly request.env (the pool's key), so its secrets are these.
-        mask_known_secrets(result, worker.secrets)
+        try:
+            result = result_from_answer(
+                answer,
+                request.limits or self.config.detail_limits,
+                request_id=request.request_id,
+                version=request.version,
+            )
+            # The worker holds exactly request.env (the pool's key), so its secrets are these.
+            mask_known_secrets(result, worker.secrets)
+        except Exception:
+            # The answer is the worker's word, and bot code can forge it: anything that
+            # does not read costs that worker, never the pool a slot.
+            log.warning("custom-action worker of bot %s answered garbage", request.bot_id)
+            self._discard(worker)
+            return InvocationResult.failure(
+                ErrorKind.BAD_RETURN,
+                "the worker's answer could not be read; the worker was replaced",
+                request_id=request.request_id,
+                version=request.version,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
         worker.remember(request.version, answer.get("cached") is True)
+        cpu_s = answer.get("cpu_s")
         worn = (
-            answer.get("recycle")
+            answer.get("recycle") is not False
             or worker.proc.calls >= self.config.max_calls_per_worker
-            or float(answer.get("cpu_s") or 0) > self.config.cpu_seconds / 2
+            or not isinstance(cpu_s, (int, float))
+            or cpu_s > self.config.cpu_seconds / 2
         )
         if worn or self._state != "running":
             self._discard(worker)

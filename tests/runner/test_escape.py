@@ -246,3 +246,31 @@ async def test_variable_values_are_masked_in_logs_and_errors(pool: RunnerPool) -
     for text in (out.logs, out.error.message, out.error.traceback):
         assert "sk-live-123456" not in text
     assert "calling with ****" in out.logs and "bad key ****" in out.error.message
+
+
+async def test_a_forged_answer_costs_only_its_worker_never_a_pool_slot(
+    make_pool: Callable[..., RunnerPool],
+) -> None:
+    # Bot code can find the protocol pipe and answer for the worker, in the worker's
+    # own frame format, with fields the server cannot read (a CPU time that is no number).
+    forge = action("""
+        import struct
+        head = json.dumps([
+            'result', 1, True, {'statusCode': 200, 'body': '{}'}, 'dict', None, False, 1,
+            'x', True, '', [],
+        ]).encode()
+        fake = struct.pack('>II', 4 + len(head), len(head)) + head
+        for fd in range(3, 10):
+            try:
+                os.write(fd, fake)
+            except OSError:
+                pass
+        r = 'forged'
+    """)
+    async with make_pool(max_workers=2, max_workers_per_bot=2) as pool:
+        for i in range(4):
+            # Whatever it claims is its own call's result; the worker is not kept.
+            await pool.run(f"bot-{i}", "forge", forge, {})
+            assert pool.stats().workers == 0
+        # Every slot is still there for everyone else.
+        assert (await pool.run("bot-ok", "after", action("r = 1"), {})).ok
