@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     """Run bot code without bubblewrap where it is missing. Unsafe: for development only."""
     runner_blocked: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """More ``host:port`` destinations bot code may not reach (the server's stores always)."""
+    runner_allowed_private: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """``host:port`` destinations in private space (this machine, private networks,
+    link-local, reserved) bot code may reach; all others there are refused."""
     env_value_max_chars: int = Field(default=50, ge=1)
     user_detail_max_chars: int = Field(default=200, ge=1)
     conversation_details_max_chars: int = Field(default=2500, ge=1)
@@ -95,7 +98,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("cors_origins", "runner_blocked", mode="before")
+    @field_validator("cors_origins", "runner_blocked", "runner_allowed_private", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -46,5 +46,6 @@ def runner_config(settings: Settings) -> RunnerConfig:
         blocked=tuple(
             dict.fromkeys([*DEFAULT_BLOCKED, *_stores(settings), *settings.runner_blocked])
         ),
+        allowed_private=tuple(settings.runner_allowed_private),
         forbidden_paths=tuple(forbidden),
     )

@@ -19,9 +19,12 @@ DEFAULT_BLOCKED = (
 class RunnerConfig(BaseModel):
     """Every knob of the runner; the defaults are the seeds' numbers or safe choices.
 
-    ``blocked`` entries are ``host:port``: ``host`` is an IP, a CIDR, a name
-    resolved when the pool starts, or ``localhost`` meaning every address of
-    this machine; ``port`` may be ``*``. ``forbidden_paths`` (the database file,
+    ``blocked`` and ``allowed_private`` entries are ``host:port``: ``host`` is
+    an IP, a CIDR, a name resolved when the pool starts, or ``localhost``
+    meaning every address of this machine; ``port`` may be ``*``. Public
+    addresses are open unless blocked; private space (this machine, private
+    networks, link-local, reserved) is closed unless listed in
+    ``allowed_private``; ``blocked`` wins over both. ``forbidden_paths`` (the database file,
     the config file) are checked never to be visible inside the sandbox.
     """
 
@@ -48,6 +51,7 @@ class RunnerConfig(BaseModel):
     max_calls_per_worker: int = Field(default=10_000, ge=1)
     detail_limits: DetailLimits = Field(default_factory=DetailLimits)
     blocked: tuple[str, ...] = DEFAULT_BLOCKED
+    allowed_private: tuple[str, ...] = ()
     egress_connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections_per_worker: int = Field(default=16, ge=1)
     preload_modules: tuple[str, ...] = ()

@@ -104,7 +104,7 @@ class EgressListener:
 
 
 class EgressProxy:
-    """Resolves and connects on behalf of workers, refusing blocked destinations."""
+    """Resolves and connects on behalf of workers, refusing what the policy refuses."""
 
     def __init__(
         self, policy: NetworkPolicy, *, connect_timeout: float, max_connections: int
@@ -141,7 +141,7 @@ class EgressProxy:
     async def connect(
         self, host: str, port: int
     ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, dict[str, Any]]:
-        """Open ``host:port`` unless every address it names is blocked."""
+        """Open ``host:port`` at the first of its addresses the policy lets through."""
         try:
             ipaddress.ip_address(host.split("%")[0])
             candidates = [host]
@@ -152,13 +152,13 @@ class EgressProxy:
             except socket.gaierror as exc:
                 return None, _fail(errno.EHOSTUNREACH, f"cannot resolve {host}: {exc.strerror}")
             candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        allowed = [ip for ip in candidates if not self.policy.blocks(ip, port)]
+        refusals = {ip: self.policy.refusal(ip, port) for ip in candidates}
+        # Only checked addresses are connected to, and each by its number.
+        allowed = [ip for ip, why in refusals.items() if why is None]
         if not allowed:
+            why = next(iter(refusals.values()))
             return None, _fail(
-                errno.EACCES,
-                f"sandbox: connections to {host}:{port} are "
-                "blocked (the server's own services are not reachable from "
-                "custom actions)",
+                errno.EACCES, f"sandbox: connections to {host}:{port} are blocked ({why})"
             )
         reply = _fail(errno.EHOSTUNREACH, f"cannot connect to {host}:{port}")
         for ip in allowed:

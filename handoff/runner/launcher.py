@@ -100,7 +100,9 @@ class Launcher:
         if bwrap is not None:
             mounted = await asyncio.to_thread(sandbox.mounted_paths)
             sandbox.check_forbidden([os.getcwd(), *config.forbidden_paths], mounted)
-        policy = await asyncio.to_thread(NetworkPolicy.from_entries, config.blocked)
+        policy = await asyncio.to_thread(
+            NetworkPolicy.from_entries, config.blocked, config.allowed_private
+        )
         proxy = EgressProxy(
             policy,
             connect_timeout=config.egress_connect_timeout_s,

@@ -97,6 +97,7 @@ class OrderApi:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.url = ""
+        self.address = ""  # host:port, for a pool's allowed_private
 
     async def handle(self, request: web.Request) -> web.Response:
         payload = await request.json()
@@ -117,5 +118,16 @@ async def order_api() -> AsyncIterator[OrderApi]:
     await site.start()
     host, port = runner.addresses[0][:2]
     api.url = f"http://{host}:{port}/orders"
+    api.address = f"{host}:{port}"
     yield api
     await runner.cleanup()
+
+
+@pytest.fixture
+async def api_pool(
+    make_pool: Callable[..., RunnerPool], order_api: OrderApi
+) -> AsyncIterator[RunnerPool]:
+    """A pool whose bots may reach the order API: it is on loopback, so the operator lists it."""
+    async with make_pool(allowed_private=(order_api.address,)) as p:
+        assert p.sandboxed, "bubblewrap (bwrap) is required: apt-get install bubblewrap"
+        yield p

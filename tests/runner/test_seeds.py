@@ -120,7 +120,7 @@ def get_order_message(order_details):
 """
 
 
-async def test_api_call_with_requests(pool: RunnerPool, order_api: OrderApi) -> None:
+async def test_api_call_with_requests(api_pool: RunnerPool, order_api: OrderApi) -> None:
     snippet = block(SEED_001, "def get_order_details(env_variables, order_id):")
     assert '"<API_ENDPOINT>"' in snippet
     code = ORDER_PRELUDE + snippet.replace("<API_ENDPOINT>", order_api.url)
@@ -129,7 +129,7 @@ async def test_api_call_with_requests(pool: RunnerPool, order_api: OrderApi) -> 
         "entities": {"capture_track_orderid_copy": [{"entity_value": {"value": "abc123"}}]},
         "user_data": SAMPLE_INPUT["user_data"],
     }
-    result = await pool.run("bot-seed", "orders", code, data, env={"API_KEY": "k-123"})
+    result = await api_pool.run("bot-seed", "orders", code, data, env={"API_KEY": "k-123"})
     assert result.ok, result.error
     assert order_api.received == [{"order_id": "ABC123"}]
     assert result.output == {

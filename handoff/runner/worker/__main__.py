@@ -39,6 +39,7 @@ def _start(init: dict[str, Any]) -> Runtime:
     )
     guard.install_audit_hook()
     os.chdir(init.get("workdir") or "/tmp")
+    guard.watch_leftovers(init.get("workdir"))
     # The worker's own directory holds no bot-importable code.
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd(), init.get("worker_dir"))]
     return runtime

@@ -10,12 +10,12 @@ import linecache
 import logging
 import signal
 import sys
-import threading
 import time
 import traceback
 from collections import OrderedDict
 from typing import Any
 
+from . import guard
 from .context import LambdaContext
 from .frames import CACHED_VERSIONS, Call, ErrorKind, ErrorRecord, encode_result, error_record
 
@@ -272,7 +272,8 @@ class Runtime:
         # time, from one clock read instead of a whole rusage structure.
         reply["cpu_s"] = time.process_time()
         # A thread bot code left behind would run into the next call: retire.
-        reply["recycle"] = reply["recycle"] or threading.active_count() > 1
+        # Files it left in /tmp are removed (guard.left_behind).
+        reply["recycle"] = reply["recycle"] or guard.left_behind()
         reply["logs"] = capture.getvalue()
         # Whether the next call of this version may leave its code out.
         reply["cached"] = version in self._modules
