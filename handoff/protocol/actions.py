@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from handoff.protocol.common import Version
 from handoff.runner import ActionError, CodeProblem
 
 __all__ = [
@@ -45,14 +46,14 @@ class SaveRequest(_In):
 class SaveResponse(BaseModel):
     ok: bool
     """False when the code has errors; it is saved all the same, but cannot be published."""
-    version: int
+    version: Version
     errors: list[CodeProblem]
 
 
 class TestRequest(_In):
     input: dict[str, Any] = Field(default_factory=dict)
     """The sample input JSON of the seeds: ``entities``, ``user_data`` / ``user``, ..."""
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     """Which saved version to run; the latest by default."""
 
 
@@ -64,18 +65,18 @@ class InvocationView(BaseModel):
     duration_ms: float
     error: ActionError | None
     request_id: str
-    version: int | None
+    version: Version | None
     status_code: int | None = None
 
 
 class PublishRequest(_In):
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
     """The version to make the production one (an earlier one rolls back); latest by default."""
 
 
 class PublishResponse(BaseModel):
     ok: Literal[True] = True
-    production_version: int
+    production_version: Version
 
 
 class InvokeRequest(BaseModel):
@@ -100,7 +101,7 @@ class InvokeResponse(InvocationView):
 
 
 class ActionVersionView(BaseModel):
-    version: int
+    version: Version
     errors: list[CodeProblem]
     created_at: datetime
     published_at: datetime | None
@@ -110,14 +111,14 @@ class ActionVersionView(BaseModel):
 
 class ActionSummary(BaseModel):
     name: str
-    latest_version: int
-    production_version: int | None
+    latest_version: Version
+    production_version: Version | None
     versions: list[ActionVersionView] = Field(default_factory=list)
 
 
 class LogView(BaseModel):
     action: str
-    version: int | None
+    version: Version | None
     stage: Literal["staging", "production"]
     request_id: str
     conversation_id: str | None

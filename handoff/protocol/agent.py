@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from handoff.protocol.common import Seq
+
 __all__ = [
     "Accept",
     "Close",
@@ -70,7 +72,7 @@ class Close(_In):
 
 class History(_In):
     conversation_id: str = _ID
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: Seq = 0
     limit: int = Field(default=200, ge=1, le=1000)
 
 
