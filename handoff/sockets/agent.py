@@ -20,7 +20,7 @@ from handoff.routing.service import HandoffService
 from handoff.security import TokenSigner
 from handoff.sockets import rooms
 from handoff.sockets.engine import ConnectionRefused, Namespace
-from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
+from handoff.sockets.guard import Bucket, EventLog, UnknownEvent, handle, one_payload, parse
 from handoff.storage.agents import AgentRecord
 
 __all__ = ["AgentNamespace"]
@@ -58,6 +58,7 @@ class AgentNamespace(Namespace):
         self._signer = signer
         self._agents: dict[str, AgentRecord] = {}
         self._buckets: dict[str, Bucket] = {}
+        self._events = EventLog(log)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._routes: dict[str, _Request] = {
             "set_status": Route(proto.SetStatus, self._set_status),
@@ -94,34 +95,38 @@ class AgentNamespace(Namespace):
         task.add_done_callback(self._tasks.discard)
 
     async def _connected(self, sid: str, record: AgentRecord) -> None:
-        await handle("connect", sid, lambda: self._service.agent_connected(record))
+        await handle("connect", sid, lambda: self._service.agent_connected(record), self._events)
 
     async def on_disconnect(self, sid: str, *args: object) -> None:
         self._buckets.pop(sid, None)
         record = self._agents.pop(sid, None)
         if record is not None:
             CONNECTIONS.labels("agent").dec()
-            await handle("disconnect", sid, lambda: self._service.agent_disconnected(record.id))
+            await handle(
+                "disconnect", sid, lambda: self._service.agent_disconnected(record.id), self._events
+            )
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
+        # Every other event, known or not and whatever its arguments, is counted
+        # against the socket's rate and answered.
         sid: str = args[0]
-        data = args[1] if len(args) > 1 else None
-        route = self._routes.get(event)
+        route = self._routes.get(event) if isinstance(event, str) else None
         record = self._agents.get(sid)
 
         async def step() -> Ack:
+            bucket = self._buckets.get(sid)
+            if bucket is not None:
+                bucket.take()
             if route is None:
                 raise UnknownEvent(event)
             if record is None:
                 raise Unauthorized("not signed in")
-            bucket = self._buckets.get(sid)
-            if bucket is not None:
-                bucket.take()
-            return await route(record, data)
+            # No payload stands for {} here: `queue` and the like need none.
+            return await route(record, one_payload(args[1:]))
 
-        result, error = await handle(event, sid, step)
+        result, error = await handle(event, sid, step, self._events)
         return proto.error_ack(error) if error is not None else result
 
     async def _set_status(self, record: AgentRecord, req: proto.SetStatus) -> Ack:
