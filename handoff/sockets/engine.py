@@ -296,7 +296,7 @@ class SocketServer(_Server):
 def alive_at(namespace: Namespace, sid: str) -> float | None:
     """When the client of socket ``sid`` last proved alive (Unix seconds), if known.
 
-    Its last packet, or the sending of the ping its last pong answered. Call it
+    Its last Socket.IO packet, or the sending of the ping its last pong answered. Call it
     before the socket is gone (in ``on_disconnect`` it still is there).
     """
     server: Any = getattr(namespace, "server", None)
