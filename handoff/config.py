@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=1.0, gt=0)
     rate_limit_per_second: float = Field(default=20.0, gt=0)
     rate_limit_burst: int = Field(default=40, gt=0)
+    widget_bytes_per_second: int = Field(default=64 * 1024, gt=0)
+    """Text a conversation's widgets may send (messages and transcripts), per second on average."""
+    widget_bytes_burst: int = Field(default=1024 * 1024, gt=0)
+    """Text a conversation's widgets may send at once; the largest transcript must fit."""
     log_level: str = "INFO"
 
     # custom actions (code nodes)

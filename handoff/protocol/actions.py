@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from handoff.protocol.common import MAX_INT
 from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, integral
 from handoff.runner import ActionError, CodeProblem
 
@@ -42,7 +43,7 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 ACTION_NAME = re.compile(ACTION_NAME_PATTERN.removesuffix("$") + r"\Z")
 ENV_NAME = re.compile(ENV_NAME_PATTERN.removesuffix("$") + r"\Z")
 
-MAX_VERSION = 2**31 - 1
+MAX_VERSION = MAX_INT
 """Versions are 32-bit integers in the database; a larger one cannot exist."""
 
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(integral)]
@@ -56,7 +57,7 @@ class SaveRequest(RestBody):
 class SaveResponse(BaseModel):
     ok: bool
     """False when the code has errors; it is saved all the same, but cannot be published."""
-    version: int
+    version: Version
     errors: list[CodeProblem]
 
 
@@ -75,7 +76,7 @@ class InvocationView(BaseModel):
     duration_ms: float
     error: ActionError | None
     request_id: str
-    version: int | None
+    version: Version | None
     status_code: int | None = None
 
 
@@ -86,7 +87,7 @@ class PublishRequest(RestBody):
 
 class PublishResponse(BaseModel):
     ok: Literal[True] = True
-    production_version: int
+    production_version: Version
 
 
 class InvokeRequest(RestBody):
@@ -109,7 +110,7 @@ class InvokeResponse(InvocationView):
 
 
 class ActionVersionView(BaseModel):
-    version: int
+    version: Version
     errors: list[CodeProblem]
     created_at: datetime
     published_at: datetime | None
@@ -119,14 +120,14 @@ class ActionVersionView(BaseModel):
 
 class ActionSummary(BaseModel):
     name: str
-    latest_version: int
-    production_version: int | None
+    latest_version: Version
+    production_version: Version | None
     versions: list[ActionVersionView] = Field(default_factory=list)
 
 
 class LogView(BaseModel):
     action: str
-    version: int | None
+    version: Version | None
     stage: Literal["staging", "production"]
     request_id: str
     conversation_id: str | None

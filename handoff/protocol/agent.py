@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from handoff.protocol.common import Seq
+
 __all__ = [
     "Accept",
     "Close",
@@ -82,7 +84,7 @@ class Close(_In):
 
 class History(_In):
     conversation_id: str = _ID
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: Seq = 0
     limit: int = Field(default=200, ge=1, le=1000)
 
 

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_INT",
     "AgentView",
     "CloseReason",
     "ConversationState",
     "ConversationView",
+    "Count",
     "MessageView",
     "QueueEntryView",
+    "Seq",
     "TranscriptItem",
+    "Version",
 ]
+
+MAX_INT: Final = 2**31 - 1
+"""The largest integer any model takes: what a 32-bit database column (PostgreSQL's
+``integer``, which holds sequence numbers and versions) can store. Anything larger
+is refused as ``invalid_payload`` before it reaches a query."""
+
+Seq = Annotated[int, Field(ge=0, le=MAX_INT)]
+"""A message sequence number (0 means "before the first")."""
+Version = Annotated[int, Field(ge=1, le=MAX_INT)]
+"""A saved custom-action version, from 1."""
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+"""A count or a position."""
 
 Sender = Literal["user", "agent", "system"]
 
@@ -55,7 +71,7 @@ class TranscriptItem(BaseModel):
 
 class MessageView(_Out):
     conversation_id: str
-    seq: int
+    seq: Seq
     sender: Sender
     text: str
     sent_at: datetime
@@ -83,7 +99,7 @@ class ConversationView(_Out):
 class QueueEntryView(_Out):
     conversation_id: str
     bot_id: str
-    position: int
+    position: Count
     team: str | None = None
     enqueued_at: float
     user: dict[str, Any] = Field(default_factory=dict)
@@ -95,7 +111,7 @@ class AgentView(_Out):
     email: str
     name: str
     role: str
-    capacity: int
+    capacity: Count
     bots: list[str]
     status: str = "offline"
-    load: int = 0
+    load: Count = 0

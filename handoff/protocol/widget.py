@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoff.protocol.common import TranscriptItem
+from handoff.protocol.common import Seq, TranscriptItem
 
 __all__ = ["FromUser", "MessagesToClient", "Username", "WidgetTyping"]
 
@@ -22,7 +22,7 @@ class Username(_In):
 
     ConversationID: str = _ID
     BotID: str = _ID
-    resume_after_seq: int | None = Field(default=None, ge=0)
+    resume_after_seq: Seq | None = None
     """Opt-in: deliver every agent message after this sequence number on (re)bind."""
     features: list[str] = Field(default_factory=list, max_length=10)
     """Opt-in extra events: ``queue``, ``typing``."""

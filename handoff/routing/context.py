@@ -7,6 +7,7 @@ to move a conversation live here so that each refusal is made in one place.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,23 @@ from handoff.storage.conversations import ConversationRepo, StaleState
 from handoff.storage.messages import MessageRepo
 from handoff.storage.writer import MessageWriter
 
-__all__ = ["Context", "Stores"]
+__all__ = ["Context", "Stores", "is_blank"]
+
+# Characters that show nothing on their own: formats (zero-width space, joiners, the
+# BOM, bidi marks), controls, separators, and marks with no base to sit on.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that render as blank space (Hangul fillers, the braille blank).
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` would show nothing: only whitespace and invisible characters."""
+    for char in text:
+        if char.isspace() or char in _BLANK_GLYPHS:
+            continue
+        if unicodedata.category(char) not in _INVISIBLE:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,5 +98,5 @@ class Context:
                 f"{field} is {size} bytes; the limit is {self.settings.max_message_bytes}",
                 field=field,
             )
-        if not text.strip():
-            raise BadRequest(f"{field} is empty", field=field)
+        if is_blank(text):
+            raise BadRequest(f"{field} is empty (only spaces or invisible characters)", field=field)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import time
 from collections import defaultdict
 
@@ -28,6 +29,9 @@ class MemoryState:
         self._heaps: dict[str, list[tuple[float, str]]] = defaultdict(list)
         self._seq: dict[str, int] = {}
         self._seen: dict[str, int] = {}
+        self._generation: dict[str, int] = {}
+        self._generations = itertools.count(1)
+        self._lost: dict[str, float] = {}
         self._waits: dict[str, float] = {}
         self._announced: dict[str, int] = {}
         self._last_queue: dict[str, tuple[str, ...]] = {}
@@ -179,16 +183,23 @@ class MemoryState:
         return due
 
     # sequence numbers -------------------------------------------------------
-    async def next_seq(self, conversation_id: str) -> int | None:
+    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
         current = self._seq.get(conversation_id)
         if current is None:
+            return None
+        if generation is not None and self._generation.get(conversation_id) != generation:
             return None
         self._seq[conversation_id] = current + 1
         return current + 1
 
     async def seed_seq(self, conversation_id: str, value: int) -> None:
+        if conversation_id not in self._seq:
+            self._generation[conversation_id] = next(self._generations)
         if self._seq.get(conversation_id, -1) < value:
             self._seq[conversation_id] = value
+
+    async def generation(self, conversation_id: str) -> int | None:
+        return self._generation.get(conversation_id)
 
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None:
         if self._seen.get(conversation_id, 0) < seq:
@@ -197,9 +208,18 @@ class MemoryState:
     async def widget_seen(self, conversation_id: str) -> int:
         return self._seen.get(conversation_id, 0)
 
+    async def mark_widget_lost(self, conversation_id: str, at: float) -> None:
+        if self._lost.get(conversation_id, at) >= at:
+            self._lost[conversation_id] = at
+
+    async def take_widget_lost(self, conversation_id: str) -> float | None:
+        return self._lost.pop(conversation_id, None)
+
     async def forget(self, conversation_id: str) -> None:
         self._seq.pop(conversation_id, None)
         self._seen.pop(conversation_id, None)
+        self._generation.pop(conversation_id, None)
+        self._lost.pop(conversation_id, None)
         self._connections.pop(("widget", conversation_id), None)
         self._announced.pop(conversation_id, None)
 

@@ -69,6 +69,7 @@ class HandoffService:
         self.create_handoff = BotSide(ctx).create_handoff
         self.conversation = ctx.conversation
         # widgets
+        self.widget_generation = widgets.generation
         self.bind_widget = widgets.bind
         self.widget_left = widgets.left
         self.user_message = widgets.message

@@ -80,16 +80,34 @@ class RoutingState(Protocol):
     async def pop_due(self, kind: DeadlineKind, now: float) -> list[str]:
         """Remove and return the keys whose deadline has passed (each to one caller only)."""
 
-    # sequence numbers and delivery marks
-    async def next_seq(self, conversation_id: str) -> int | None:
-        """The next sequence number of an open conversation; None once it is closed."""
+    # sequence numbers, handoff generations and delivery marks
+    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
+        """The next sequence number of an open conversation; None once it is closed.
+
+        ``generation``: only for that handoff of the conversation (None when it ended,
+        even if the conversation was reopened since).
+        """
 
     async def seed_seq(self, conversation_id: str, value: int) -> None:
-        """Open the conversation's counter; the next number is at least ``value + 1``."""
+        """Open the conversation's counter; the next number is at least ``value + 1``.
+
+        Opening a closed (or never opened) conversation starts a new handoff: it gets a
+        generation number no earlier handoff of any conversation had.
+        """
+
+    async def generation(self, conversation_id: str) -> int | None:
+        """The generation of the conversation's current handoff; None when it is closed."""
 
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None: ...
 
     async def widget_seen(self, conversation_id: str) -> int: ...
+
+    async def mark_widget_lost(self, conversation_id: str, at: float) -> None:
+        """A widget socket left; what was sent to the conversation after ``at`` (Unix
+        seconds) may not have reached it. The earliest time not yet taken is kept."""
+
+    async def take_widget_lost(self, conversation_id: str) -> float | None:
+        """The time kept by :meth:`mark_widget_lost` (None if none), cleared at once."""
 
     async def forget(self, conversation_id: str) -> None:
         """Drop per-conversation counters (and the announced position) once it is closed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from handoff.errors import TooLarge
 from handoff.protocol import events as ev
@@ -23,13 +24,19 @@ from handoff.storage.writer import NewMessage
 __all__ = ["BindResult", "WidgetSession"]
 
 S = ConversationState
+_AGENT = ("agent",)
+_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
 class BindResult:
     conversation: ConversationView
+    generation: int
+    """The handoff this socket is now bound to; the socket's later requests name it."""
     backlog: list[MessageView]
-    """Agent messages the widget has not been shown yet, oldest first."""
+    """Agent messages the widget may not have been shown yet, oldest first."""
+    agent_names: dict[str, str]
+    """The name of each agent who wrote a message in ``backlog``, by id."""
 
 
 class WidgetSession:
@@ -38,62 +45,154 @@ class WidgetSession:
         self._queue = queue
         self._dispatcher = dispatcher
 
+    async def generation(self, conversation_id: str) -> int | None:
+        """The conversation's current handoff, which a binding belongs to; None when closed."""
+        return await self._ctx.state.generation(conversation_id)
+
     async def bind(
         self, conversation_id: str, bot_id: str, *, resume_after_seq: int | None
     ) -> BindResult:
-        """A widget socket names its conversation: queue it, or resume where it was."""
+        """A widget socket names its conversation: queue it, or resume where it was.
+
+        A bind that fails changes nothing: what it counted and took is given back, as
+        if the socket had come and gone (so a grace period runs again, if one ran).
+        """
         ctx = self._ctx
         view = await ctx.conversation(conversation_id)
         if view.bot_id != bot_id:
             raise BotMismatch()
-        if view.state == S.CLOSED:
+        generation = await ctx.state.generation(conversation_id)
+        if view.state == S.CLOSED or generation is None:
             raise ConversationClosed()
+        lost = await ctx.state.take_widget_lost(conversation_id)
         await ctx.state.touch_connection("widget", conversation_id, +1)
-        returned = await ctx.state.clear_deadline("widget", conversation_id)
+        try:
+            returned = await ctx.state.clear_deadline("widget", conversation_id)
+            backlog = await self._backlog(conversation_id, resume_after_seq, lost)
+            names = await self._agent_names(backlog)
+            view = await self._enter(view, returned)
+        except BaseException:
+            if lost is not None:
+                await ctx.state.mark_widget_lost(conversation_id, lost)
+            await self.left(conversation_id, generation, notify=False)
+            raise
+        if backlog:
+            await ctx.state.mark_widget_seen(conversation_id, backlog[-1].seq)
+        return BindResult(view, generation, backlog, names)
+
+    async def _enter(self, view: ConversationView, returned: bool) -> ConversationView:
+        """Queue a conversation whose first widget came; tell who waits that it is back."""
+        ctx = self._ctx
+        cid = view.conversation_id
         was_assigned = view.state == S.ASSIGNED
         if view.state == S.PENDING:
             view = await ctx.move(view, Transition.BIND, "widget")
             await self._queue.enqueue(view, at_head=False)
             await self._dispatcher.dispatch(view.bot_id)
-            view = await ctx.conversation(conversation_id)
+            view = await ctx.conversation(cid)
         elif view.state == S.QUEUED:
-            await ctx.state.forget_position(conversation_id)
-            await self._queue.announce(view.bot_id, only=conversation_id)
+            await ctx.state.forget_position(cid)
+            await self._queue.announce(view.bot_id, only=cid)
         if was_assigned and returned and view.agent_id:
-            await ctx.notifier.agent(
-                view.agent_id, ev.USER_RETURNED, {"conversation_id": conversation_id}
-            )
-        after = resume_after_seq
-        if after is None:
-            after = await ctx.state.widget_seen(conversation_id)
-        backlog = await ctx.stores.messages.history(
-            conversation_id, after_seq=after, senders=("agent",)
-        )
-        if backlog:
-            await ctx.state.mark_widget_seen(conversation_id, backlog[-1].seq)
-        return BindResult(view, backlog)
+            await ctx.notifier.agent(view.agent_id, ev.USER_RETURNED, {"conversation_id": cid})
+        return view
 
-    async def left(self, conversation_id: str) -> None:
-        """A bound widget socket went away; after the grace period the person has abandoned."""
+    async def _backlog(
+        self, conversation_id: str, resume_after_seq: int | None, lost: float | None
+    ) -> list[MessageView]:
+        """The agent messages to send a widget that binds, oldest first.
+
+        With ``resume_after_seq`` the widget says what it has. Otherwise: every agent
+        message above the delivery mark, and every one of this handoff sent since
+        ``lost``, the last proof of life of a widget socket that left since the last
+        bind (a socket that dies silently is counted as there until Engine.IO notices,
+        so the mark alone would skip what was sent to it meanwhile).
+        """
+        messages = self._ctx.stores.messages
+        if resume_after_seq is not None:
+            return await messages.history(
+                conversation_id, after_seq=resume_after_seq, senders=_AGENT
+            )
+        after = await self._ctx.state.widget_seen(conversation_id)
+        if lost is not None:
+            after = min(after, await self._sent_by(conversation_id, lost))
+        return await messages.history(conversation_id, after_seq=after, senders=_AGENT)
+
+    async def _sent_by(self, conversation_id: str, at: float) -> int:
+        """The last agent seq of this handoff sent before ``at`` (its start seq if none).
+
+        Messages are stamped in seq order, so what was sent from ``at`` on is a suffix.
+        """
         ctx = self._ctx
+        cutoff = datetime.fromtimestamp(at, UTC)
+        last = await ctx.stores.conversations.session_start_seq(conversation_id)
+        while True:
+            page = await ctx.stores.messages.history(
+                conversation_id, after_seq=last, senders=_AGENT, limit=_PAGE
+            )
+            for message in page:
+                if message.sent_at >= cutoff:
+                    return last
+                last = message.seq
+            if len(page) < _PAGE:
+                return last
+
+    async def _agent_names(self, backlog: list[MessageView]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for agent_id in {m.agent_id for m in backlog if m.agent_id}:
+            presence = await self._ctx.state.get_agent(agent_id)
+            record = None if presence else await self._ctx.stores.agents.get(agent_id)
+            name = presence.name if presence else record.name if record else None
+            if name is not None:
+                names[agent_id] = name
+        return names
+
+    async def left(
+        self,
+        conversation_id: str,
+        generation: int,
+        *,
+        alive_at: float | None = None,
+        notify: bool = True,
+    ) -> None:
+        """A bound widget socket went away; after the grace period the person has abandoned.
+
+        ``generation``: the handoff the socket was bound to; a socket left over from
+        an earlier handoff of the conversation counts for nothing. ``alive_at``: the
+        socket's last proof of life, from which on agent messages are sent again when
+        a widget binds.
+        """
+        ctx = self._ctx
+        if await ctx.state.generation(conversation_id) != generation:
+            return
+        if alive_at is not None:
+            await ctx.state.mark_widget_lost(conversation_id, alive_at)
         if await ctx.state.touch_connection("widget", conversation_id, -1):
             return
         view = await ctx.stores.conversations.get(conversation_id)
-        if view is None or view.state == S.CLOSED:
+        # Pending: no widget was ever bound to this handoff (a bind failed half way),
+        # so there is nobody to wait for; the wait limit still runs.
+        if view is None or view.state in (S.CLOSED, S.PENDING):
             return
         await ctx.state.set_deadline(
             "widget", conversation_id, time.time() + ctx.settings.widget_grace_seconds
         )
-        if view.agent_id:
+        if view.agent_id and notify:
             await ctx.notifier.agent(
                 view.agent_id, ev.USER_LEFT, {"conversation_id": conversation_id}
             )
 
-    async def message(self, conversation_id: str, text: str) -> MessageView:
-        """Persist what the person typed, then deliver it to the agent (or hold it)."""
+    async def message(
+        self, conversation_id: str, text: str, *, generation: int | None = None
+    ) -> MessageView:
+        """Persist what the person typed, then deliver it to the agent (or hold it).
+
+        ``generation``: the handoff the widget is bound to; once it ended the message
+        is refused (``conversation_closed``), even if the conversation was reopened.
+        """
         ctx = self._ctx
         ctx.check_text(text, "message")
-        seq = await ctx.state.next_seq(conversation_id)
+        seq = await ctx.state.next_seq(conversation_id, generation=generation)
         if seq is None:
             raise ConversationClosed()
         stored = await ctx.stores.writer.write(NewMessage(conversation_id, seq, "user", text))
@@ -112,12 +211,18 @@ class WidgetSession:
         return stored
 
     async def transcript(
-        self, conversation_id: str, bot_id: str, items: list[TranscriptItem]
+        self,
+        conversation_id: str,
+        bot_id: str,
+        items: list[TranscriptItem],
+        *,
+        generation: int | None = None,
     ) -> None:
         """Store the user–bot transcript the widget sent, and show it to the agent."""
         ctx = self._ctx
         if bot_id != (await ctx.conversation(conversation_id)).bot_id:
             raise BotMismatch(field="bot_id")
+        await self._current(conversation_id, generation)
         if len(items) > ctx.settings.max_transcript_messages:
             raise TooLarge(
                 f"{len(items)} messages; the limit is {ctx.settings.max_transcript_messages}",
@@ -137,9 +242,17 @@ class WidgetSession:
                 {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]},
             )
 
-    async def typing(self, conversation_id: str, typing: bool) -> None:
+    async def typing(
+        self, conversation_id: str, typing: bool, *, generation: int | None = None
+    ) -> None:
+        await self._current(conversation_id, generation)
         agent_id = await self._ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await self._ctx.notifier.agent(
                 agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
             )
+
+    async def _current(self, conversation_id: str, generation: int | None) -> None:
+        """Refuse a socket bound to a handoff that has ended."""
+        if generation is not None and await self.generation(conversation_id) != generation:
+            raise ConversationClosed()

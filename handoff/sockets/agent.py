@@ -21,7 +21,7 @@ from handoff.routing.service import HandoffService
 from handoff.security import Grant, TokenSigner
 from handoff.sockets import rooms
 from handoff.sockets.engine import ConnectionRefused, Namespace
-from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
+from handoff.sockets.guard import Bucket, EventLog, UnknownEvent, handle, one_payload, parse
 from handoff.storage.agents import AgentRecord
 
 __all__ = ["AgentNamespace"]
@@ -78,6 +78,7 @@ class AgentNamespace(Namespace):
         self._settings = settings
         self._signer = signer
         self._sessions: dict[str, _Session] = {}
+        self._events = EventLog(log)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._routes: dict[str, _Request] = {
             "set_status": Route(proto.SetStatus, self._set_status),
@@ -118,14 +119,16 @@ class AgentNamespace(Namespace):
         task.add_done_callback(self._tasks.discard)
 
     async def _connected(self, sid: str, record: AgentRecord) -> None:
-        await handle("connect", sid, lambda: self._service.agent_connected(record))
+        await handle("connect", sid, lambda: self._service.agent_connected(record), self._events)
 
     async def on_disconnect(self, sid: str, *args: object) -> None:
         session = self._sessions.pop(sid, None)
         if session is not None:
             CONNECTIONS.labels("agent").dec()
             agent_id = session.record.id
-            await handle("disconnect", sid, lambda: self._service.agent_disconnected(agent_id))
+            await handle(
+                "disconnect", sid, lambda: self._service.agent_disconnected(agent_id), self._events
+            )
 
     async def recheck(self, now: float | None = None) -> int:
         """Check every open socket's agent record and token expiry once; returns those ended.
@@ -165,12 +168,15 @@ class AgentNamespace(Namespace):
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event in ("connect", "disconnect"):
             return await super().trigger_event(event, *args)
+        # Every other event, known or not and whatever its arguments, is counted
+        # against the socket's rate and answered.
         sid: str = args[0]
-        data = args[1] if len(args) > 1 else None
-        route = self._routes.get(event)
+        route = self._routes.get(event) if isinstance(event, str) else None
         session = self._sessions.get(sid)
 
         async def step() -> Ack:
+            if session is not None:
+                session.bucket.take()
             if route is None:
                 raise UnknownEvent(event)
             if session is None:
@@ -181,10 +187,10 @@ class AgentNamespace(Namespace):
                 error = _expired()
                 self._end(sid, session, error)
                 raise error
-            session.bucket.take()
-            return await route(session.record, data)
+            # No payload stands for {} here: `queue` and the like need none.
+            return await route(session.record, one_payload(args[1:]))
 
-        result, error = await handle(event, sid, step)
+        result, error = await handle(event, sid, step, self._events)
         return proto.error_ack(error) if error is not None else result
 
     async def _set_status(self, record: AgentRecord, req: proto.SetStatus) -> Ack:

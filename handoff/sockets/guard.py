@@ -1,18 +1,39 @@
-"""What every inbound event goes through: size, rate, validation, and errors to the wire."""
+"""What every inbound event goes through: shape, size, rate, validation, and errors to the wire.
+
+Everything here answers what a client sent, and a client can send a lot of it. So
+a refusal is logged as one line, and no more than :class:`EventLog` allows; a
+fault of ours is logged with its traceback under the same allowance.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from handoff.errors import BadRequest, HandoffError, StorageUnavailable, from_validation_error
+from handoff.errors import (
+    BadRequest,
+    HandoffError,
+    RateLimited,
+    StorageUnavailable,
+    from_validation_error,
+)
 from handoff.ratelimit import Bucket
 from handoff.storage.health import storage_error
 
-__all__ = ["Bucket", "UnknownEvent", "handle", "parse"]
+__all__ = [
+    "MISSING",
+    "Bucket",
+    "ByteBudget",
+    "EventLog",
+    "UnknownEvent",
+    "handle",
+    "one_payload",
+    "parse",
+]
 
 log = logging.getLogger("handoff.sockets")
 
@@ -20,18 +41,48 @@ M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+"""The payload of an event sent with no argument at all (``socket.emit('username')``)."""
+
+
 class UnknownEvent(BadRequest):
     """An event name the namespace does not know (bad input, not a server fault)."""
 
     code = "unknown_event"
 
-    def __init__(self, event: str) -> None:
+    def __init__(self, event: object) -> None:
         super().__init__(f"unknown event {event!r}")
 
 
-def parse(model: type[M], data: Any) -> M:
-    """``data`` as ``model``, or a :class:`BadRequest` naming the field."""
-    if data is None:
+def one_payload(args: tuple[Any, ...]) -> object:
+    """The one payload of an event's arguments (:data:`MISSING` when none was sent).
+
+    python-socketio hands a handler every argument the client emitted; the protocol
+    has one payload per event, so more is an error that says how many came.
+    """
+    if not args:
+        return MISSING
+    if len(args) > 1:
+        raise BadRequest(
+            f"send one payload (a JSON object); this event came with {len(args)} arguments",
+            field="payload",
+        )
+    return args[0]
+
+
+def parse(model: type[M], data: Any, *, required: bool = False) -> M:
+    """``data`` as ``model``, or a :class:`BadRequest` naming the field.
+
+    ``required``: a missing or ``null`` payload is an error; otherwise it stands for ``{}``.
+    """
+    if data is MISSING or data is None:
+        if required:
+            raise BadRequest("the payload is missing: send a JSON object", field="payload")
         data = {}
     if not isinstance(data, dict):
         raise BadRequest("the payload must be a JSON object", field="payload")
@@ -41,10 +92,91 @@ def parse(model: type[M], data: Any) -> M:
         raise from_validation_error(exc) from None
 
 
+class ByteBudget:
+    """A token bucket of bytes: ``rate`` a second on average, ``burst`` at once.
+
+    One is shared by every socket bound to a conversation (in this process), so
+    opening more sockets buys no more bandwidth toward the agent.
+    """
+
+    __slots__ = ("_burst", "_rate", "_stamp", "_tokens", "refs")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens, self._stamp = float(burst), time.monotonic()
+        self.refs = 0
+
+    def take(self, size: int, field: str) -> None:
+        """Spend ``size`` bytes, or :class:`RateLimited` (naming ``field``) and spend nothing."""
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if size > self._tokens:
+            raise RateLimited(
+                f"this conversation sends more than {self._rate:g} bytes a second "
+                f"(bursts of {self._burst}); slow down",
+                field=field,
+            )
+        self._tokens -= size
+
+
+class EventLog:
+    """One line per refused or failed event, at most ``rate`` lines a second (``burst`` at once).
+
+    What is over the allowance is counted and told in one line with the next line
+    that is allowed, so a client that sends a thousand bad events a second costs a
+    few lines of log, not a thousand (nor a thousand tracebacks).
+    """
+
+    def __init__(self, logger: logging.Logger, *, rate: float = 5.0, burst: int = 20) -> None:
+        self._log = logger
+        self._bucket = Bucket(rate, burst)
+        self._dropped = 0
+
+    def _allowed(self) -> bool:
+        try:
+            self._bucket.take()
+        except RateLimited:
+            self._dropped += 1
+            return False
+        if self._dropped:
+            self._log.warning(
+                "%d more refused or failed events were not logged (too many)", self._dropped
+            )
+            self._dropped = 0
+        return True
+
+    def refused(self, event: object, sid: str, error: HandoffError) -> None:
+        if self._allowed():
+            self._log.info(
+                "%.64r from %s refused: %s %s", event, sid, error.code, error.message[:200]
+            )
+
+    def failed(self, event: object, sid: str) -> None:
+        """An unexpected error of ours (call from an ``except`` block): with its traceback."""
+        if self._allowed():
+            self._log.exception("%.64r from %s failed", event, sid)
+
+    def malformed(self, what: str, sid: str, why: object) -> None:
+        """Traffic that is not even an event (a broken packet): one line, no traceback.
+
+        ``why``: what is wrong (an exception is shown with its type).
+        """
+        if self._allowed():
+            if isinstance(why, BaseException):
+                why = f"{type(why).__name__}: {why}"
+            self._log.info("malformed %s from %s dropped: %.200s", what, sid, why)
+
+    @property
+    def dropped(self) -> int:
+        """Lines not logged since the last one that was."""
+        return self._dropped
+
+
 async def handle(
-    event: str, sid: str, step: Callable[[], Awaitable[R]]
+    event: object, sid: str, step: Callable[[], Awaitable[R]], events: EventLog
 ) -> tuple[R | None, dict[str, Any] | None]:
-    """Run ``step``; turn errors into ``(None, error dict)`` and log them.
+    """Run ``step``; turn errors into ``(None, error dict)`` and log them (within ``events``).
 
     A storage failure (disk full, database down...) is ``storage_unavailable``, not
     ``internal_error``: the client may send it again later.
@@ -56,12 +188,12 @@ async def handle(
         log.debug("%s from %s refused: %s %s", event, sid, exc.code, exc.message)
         return None, exc.to_wire()
     except HandoffError as exc:
-        log.info("%s from %s refused: %s %s", event, sid, exc.code, exc.message)
+        events.refused(event, sid, exc)
         return None, exc.to_wire()
     except Exception as exc:
         unavailable = storage_error(exc)
         if unavailable is not None:
             log.debug("%s from %s refused: storage_unavailable %r", event, sid, exc)
             return None, unavailable.to_wire()
-        log.exception("%s from %s failed", event, sid)
+        events.failed(event, sid)
         return None, {"code": "internal_error", "message": "the server could not do this"}

@@ -9,15 +9,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from handoff.config import Settings
-from handoff.errors import Forbidden, HandoffError
+from handoff.errors import Forbidden
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import events as ev
 from handoff.protocol.widget import FromUser, MessagesToClient, Username, WidgetTyping
 from handoff.routing.refusals import BotMismatch
-from handoff.routing.service import HandoffService
+from handoff.routing.service import BindResult, HandoffService
 from handoff.sockets import rooms
-from handoff.sockets.engine import Namespace
-from handoff.sockets.guard import Bucket, UnknownEvent, handle, parse
+from handoff.sockets.engine import Namespace, alive_at
+from handoff.sockets.guard import (
+    Bucket,
+    ByteBudget,
+    EventLog,
+    UnknownEvent,
+    handle,
+    one_payload,
+    parse,
+)
 
 __all__ = ["KNOWN_FEATURES", "WidgetNamespace"]
 
@@ -26,11 +34,21 @@ KNOWN_FEATURES = frozenset({"queue", "typing"})
 
 log = logging.getLogger("handoff.sockets.widget")
 
+Ack = dict[str, Any]
+
 
 @dataclass(slots=True)
 class _Binding:
+    """The conversation a socket is bound to, and the handoff of it (its generation).
+
+    A binding is good for one handoff: once the conversation closes, it speaks for
+    nothing, even after the bot reopens the conversation under the same id.
+    """
+
     conversation_id: str
     bot_id: str
+    generation: int
+    budget: ByteBudget
 
 
 class WidgetNamespace(Namespace):
@@ -42,7 +60,15 @@ class WidgetNamespace(Namespace):
         # rate bucket) live with the socket's process, as the socket does.
         self._bindings: dict[str, _Binding] = {}
         self._buckets: dict[str, Bucket] = {}
+        self._budgets: dict[str, ByteBudget] = {}
+        self._events = EventLog(log)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._routes: dict[str, Callable[[str, object], Awaitable[Ack]]] = {
+            ev.USERNAME: self._username,
+            ev.FROM_USER: self._from_user,
+            ev.MESSAGES_TO_CLIENT: self._messages_to_client,
+            ev.USER_TYPING_IN: self._typing,
+        }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         CONNECTIONS.labels("widget").inc()
@@ -57,20 +83,45 @@ class WidgetNamespace(Namespace):
     async def on_disconnect(self, sid: str, *args: object) -> None:
         CONNECTIONS.labels("widget").dec()
         self._buckets.pop(sid, None)
-        binding = self._bindings.pop(sid, None)
+        binding = self._unbind(sid)
         if binding is not None:
+            # Agent messages sent after this are sent again when a widget binds:
+            # a socket that died silently was still counted as there when they went.
+            seen = alive_at(self, sid)
             await self._run(
-                "disconnect", sid, lambda: self._service.widget_left(binding.conversation_id)
+                "disconnect",
+                sid,
+                lambda: self._service.widget_left(
+                    binding.conversation_id, binding.generation, alive_at=seen
+                ),
             )
 
-    async def _fail(self, event: str, sid: str, error: dict[str, Any]) -> dict[str, Any]:
-        await self.emit(ev.ERROR, {**error, "event": event}, room=sid)
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        # Every other event, known or not and whatever its arguments, is counted
+        # against the socket's rate and answered: never a handler called with
+        # arguments it cannot take (a traceback per event, and no answer).
+        sid: str = args[0]
+        route = self._routes.get(event) if isinstance(event, str) else None
+
+        async def step() -> Ack:
+            self._limit(sid)
+            if route is None:
+                raise UnknownEvent(event)
+            return await route(sid, one_payload(args[1:]))
+
+        return await self._run(event, sid, step)
+
+    async def _fail(self, event: object, sid: str, error: dict[str, Any]) -> Ack:
+        name = event if isinstance(event, str) else repr(event)
+        await self.emit(ev.ERROR, {**error, "event": name[:128]}, room=sid)
         return {"ok": False, "error": error}
 
     async def _run(
-        self, event: str, sid: str, step: Callable[[], Awaitable[dict[str, Any] | None]]
-    ) -> dict[str, Any] | None:
-        result, error = await handle(event, sid, step)
+        self, event: object, sid: str, step: Callable[[], Awaitable[Ack | None]]
+    ) -> Ack | None:
+        result, error = await handle(event, sid, step, self._events)
         if error is not None:
             return await self._fail(event, sid, error)
         return result
@@ -79,6 +130,26 @@ class WidgetNamespace(Namespace):
         bucket = self._buckets.get(sid)
         if bucket is not None:
             bucket.take()
+
+    # bindings ---------------------------------------------------------------
+    def _bind(self, sid: str, bot_id: str, result: BindResult) -> None:
+        cid = result.conversation.conversation_id
+        budget = self._budgets.get(cid)
+        if budget is None:
+            budget = ByteBudget(
+                self._settings.widget_bytes_per_second, self._settings.widget_bytes_burst
+            )
+            self._budgets[cid] = budget
+        budget.refs += 1
+        self._bindings[sid] = _Binding(cid, bot_id, result.generation, budget)
+
+    def _unbind(self, sid: str) -> _Binding | None:
+        binding = self._bindings.pop(sid, None)
+        if binding is not None:
+            binding.budget.refs -= 1
+            if binding.budget.refs <= 0:
+                self._budgets.pop(binding.conversation_id, None)
+        return binding
 
     def _binding(self, sid: str) -> _Binding:
         binding = self._bindings.get(sid)
@@ -103,97 +174,94 @@ class WidgetNamespace(Namespace):
             raise BotMismatch()
         return binding
 
-    async def on_username(self, sid: str, data: object) -> dict[str, Any] | None:
-        async def step() -> dict[str, Any]:
-            self._limit(sid)
-            req = parse(Username, data)
-            cid = req.ConversationID
-            old = self._bindings.get(sid)
-            if old is not None and old.conversation_id != cid:
-                self._bindings.pop(sid)
-                await self._leave(sid, old.conversation_id)
-                await self._service.widget_left(old.conversation_id)
-            if old is not None and old.conversation_id == cid:
-                self._bound(sid, cid, req.BotID)
-                view = await self._service.conversation(cid)
-                return {
-                    "ok": True,
-                    "conversation_id": cid,
-                    "state": view.state,
-                    "agent_id": view.agent_id,
-                }
-            # Join before binding: binding may announce the queue position or an
-            # agent to this room, and the widget must hear it.
-            await self.enter_room(sid, rooms.widget_room(cid))
-            rich = bool(set(req.features) & KNOWN_FEATURES)
-            if rich:
-                await self.enter_room(sid, rooms.widget_room(cid, rich=True))
-            try:
-                result = await self._service.bind_widget(
-                    cid, req.BotID, resume_after_seq=req.resume_after_seq
-                )
-            except HandoffError:
-                await self._leave(sid, cid)
-                raise
-            self._bindings[sid] = _Binding(cid, req.BotID)
-            for message in result.backlog:
-                await self.emit(
-                    ev.TO_USER,
-                    {
-                        "message": message.text,
-                        "seq": message.seq,
-                        "sender": "agent",
-                        "agent": {"id": message.agent_id},
-                    },
-                    room=sid,
-                )
-            view = result.conversation
-            return {
-                "ok": True,
-                "conversation_id": cid,
-                "state": view.state,
-                "agent_id": view.agent_id,
-            }
-
-        return await self._run(ev.USERNAME, sid, step)
-
     async def _leave(self, sid: str, conversation_id: str) -> None:
         await self.leave_room(sid, rooms.widget_room(conversation_id))
         await self.leave_room(sid, rooms.widget_room(conversation_id, rich=True))
 
-    async def on_from_user(self, sid: str, data: object) -> dict[str, Any] | None:
-        async def step() -> dict[str, Any]:
-            self._limit(sid)
-            req = parse(FromUser, data)
-            self._bound(sid, req.ConversationID, req.BotID)
-            stored = await self._service.user_message(req.ConversationID, req.message)
-            return {"ok": True, "seq": stored.seq}
+    # events -----------------------------------------------------------------
+    async def _username(self, sid: str, data: object) -> Ack:
+        req = parse(Username, data, required=True)
+        cid = req.ConversationID
+        old = self._bindings.get(sid)
+        if old is not None and old.conversation_id == cid:
+            self._bound(sid, cid, req.BotID)
+            if await self._service.widget_generation(cid) == old.generation:
+                view = await self._service.conversation(cid)
+                return self._bound_ack(view.state, view.agent_id, cid)
+            # The handoff this socket was bound to has ended (the conversation was
+            # closed, and maybe reopened since): the binding is gone, bind afresh.
+            self._unbind(sid)
+            old = None
+        # Join before binding: binding may announce the queue position or an agent
+        # to this room, and the widget must hear it. A bind that fails leaves the
+        # socket as it was: in the rooms (and the binding) it had, and no others.
+        await self.enter_room(sid, rooms.widget_room(cid))
+        if set(req.features) & KNOWN_FEATURES:
+            await self.enter_room(sid, rooms.widget_room(cid, rich=True))
+        try:
+            result = await self._service.bind_widget(
+                cid, req.BotID, resume_after_seq=req.resume_after_seq
+            )
+        except BaseException:
+            await self._leave(sid, cid)
+            raise
+        if old is not None:
+            self._unbind(sid)
+        self._bind(sid, req.BotID, result)
+        if old is not None:
+            await self._leave(sid, old.conversation_id)
+            # As if it had disconnected from there; it is alive, so it saw all that was
+            # sent there. Bound here already, whatever comes of it.
+            await handle(
+                ev.USERNAME,
+                sid,
+                lambda: self._service.widget_left(old.conversation_id, old.generation),
+                self._events,
+            )
+        for message in result.backlog:
+            agent: dict[str, str | None] = {"id": message.agent_id}
+            if message.agent_id is not None:
+                agent["name"] = result.agent_names.get(message.agent_id)
+            await self.emit(
+                ev.TO_USER,
+                {"message": message.text, "seq": message.seq, "sender": "agent", "agent": agent},
+                room=sid,
+            )
+        view = result.conversation
+        return self._bound_ack(view.state, view.agent_id, cid)
 
-        return await self._run(ev.FROM_USER, sid, step)
+    @staticmethod
+    def _bound_ack(state: str, agent_id: str | None, conversation_id: str) -> Ack:
+        return {
+            "ok": True,
+            "conversation_id": conversation_id,
+            "state": state,
+            "agent_id": agent_id,
+        }
 
-    async def on_messages_to_client(self, sid: str, data: object) -> dict[str, Any] | None:
-        async def step() -> dict[str, Any]:
-            self._limit(sid)
-            req = parse(MessagesToClient, data)
-            binding = self._binding(sid)
-            await self._service.store_transcript(binding.conversation_id, req.bot_id, req.messages)
-            return {"ok": True, "stored": len(req.messages)}
+    async def _from_user(self, sid: str, data: object) -> Ack:
+        req = parse(FromUser, data, required=True)
+        binding = self._bound(sid, req.ConversationID, req.BotID)
+        binding.budget.take(len(req.message.encode()), "message")
+        stored = await self._service.user_message(
+            req.ConversationID, req.message, generation=binding.generation
+        )
+        return {"ok": True, "seq": stored.seq}
 
-        return await self._run(ev.MESSAGES_TO_CLIENT, sid, step)
+    async def _messages_to_client(self, sid: str, data: object) -> Ack:
+        req = parse(MessagesToClient, data, required=True)
+        binding = self._binding(sid)
+        size = sum(len(item.message.encode()) + len(item.sender) for item in req.messages)
+        binding.budget.take(size, "messages")
+        await self._service.store_transcript(
+            binding.conversation_id, req.bot_id, req.messages, generation=binding.generation
+        )
+        return {"ok": True, "stored": len(req.messages)}
 
-    async def on_typing(self, sid: str, data: object) -> dict[str, Any] | None:
-        async def step() -> dict[str, Any]:
-            self._limit(sid)
-            req = parse(WidgetTyping, data)
-            self._bound(sid, req.ConversationID)
-            await self._service.user_typing(req.ConversationID, req.typing)
-            return {"ok": True}
-
-        return await self._run(ev.USER_TYPING_IN, sid, step)
-
-    async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in ("connect", "disconnect") or hasattr(self, f"on_{event}"):
-            return await super().trigger_event(event, *args)
-        sid = args[0]
-        log.info("unknown widget event %r from %s", event, sid)
-        return await self._fail(event, sid, UnknownEvent(event).to_wire())
+    async def _typing(self, sid: str, data: object) -> Ack:
+        req = parse(WidgetTyping, data, required=True)
+        binding = self._bound(sid, req.ConversationID)
+        await self._service.user_typing(
+            req.ConversationID, req.typing, generation=binding.generation
+        )
+        return {"ok": True}

@@ -259,3 +259,20 @@ async def test_sockets_follow_the_origin_allow_list(tmp_path: Path) -> None:
         await good.disconnect()
     finally:
         await stop_server(runner, server)
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200c\u200d\u2060\ufeff", " \u3164 ", "\u00a0"])
+async def test_a_message_of_invisible_characters_is_blank(server: Server, text: str) -> None:
+    bot = await server.bot()
+    cid, widget, agent = await server.live_pair(bot)
+    ack = await widget.call("from_user", {"message": text, "ConversationID": cid, "BotID": bot.id})
+    assert ack["ok"] is False, ack
+    assert (ack["error"]["code"], ack["error"]["field"]) == ("invalid_payload", "message")
+    ack = await agent.call("send_message", {"conversation_id": cid, "text": text})
+    assert (ack["error"]["code"], ack["error"]["field"]) == ("invalid_payload", "text")
+    assert await server.messages.history(cid) == []
+    # Text with a visible character among the invisible ones is a message.
+    ack = await widget.call(
+        "from_user", {"message": "\u200bhi\u200d", "ConversationID": cid, "BotID": bot.id}
+    )
+    assert ack["ok"], ack

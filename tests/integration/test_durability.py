@@ -37,7 +37,13 @@ async def test_sqlite_commits_are_fsynced_in_wal_mode(server: Server) -> None:
 @pytest.fixture
 async def roomy(tmp_path: Path) -> AsyncIterator[Server]:
     """A server whose rate limits let one socket write megabytes quickly."""
-    settings = make_settings(tmp_path, rate_limit_per_second=10_000, rate_limit_burst=10_000)
+    settings = make_settings(
+        tmp_path,
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+        widget_bytes_per_second=1 << 30,
+        widget_bytes_burst=1 << 30,
+    )
     runner, server = await start_server(settings)
     try:
         yield server

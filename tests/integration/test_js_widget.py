@@ -22,6 +22,7 @@ import pytest
 from handoff.app import SIO
 from handoff.sockets import rooms
 from tests.conftest import TIMEOUT, Bot, Recorder, Server
+from tests.integration.proxy import FreezingProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = ROOT / "tests" / "js"
@@ -125,8 +126,9 @@ async def js_widget(server: Server, node: str) -> AsyncIterator[StartWidget]:
 
     async def start(pkg: str, conversation_id: str, bot_id: str, *,
                     transports: str | None = None,
-                    transcript: list[dict[str, str]] | None = None) -> JsWidget:
-        args = [str(HARNESS), "--url", server.url, "--conversation", conversation_id,
+                    transcript: list[dict[str, str]] | None = None,
+                    url: str | None = None) -> JsWidget:
+        args = [str(HARNESS), "--url", url or server.url, "--conversation", conversation_id,
                 "--bot", bot_id]
         if transports:
             args += ["--transports", transports]
@@ -332,3 +334,49 @@ async def test_bad_username_is_refused_and_binds_nothing(
     assert not widget.rec.of("to_user") and not widget.rec.of("setBotResponse")
     # The server did not drop the socket for it.
     assert (await widget.state())["connected"] is True
+
+
+@pytest.mark.parametrize("pkg", ["sio3", "sio4"])
+async def test_the_seed_widget_reconnects_and_shows_what_it_missed(
+        server: Server, js_widget: StartWidget, pkg: str) -> None:
+    """A connection gone silent, then dead: the snippet's own reconnect shows what it missed.
+
+    The silence is made by a proxy between the widget and the server (see
+    ``tests/integration/proxy.py``); the server notices only when the proxy cuts it.
+    """
+    proxy = FreezingProxy(server.settings.port)
+    await proxy.start()
+    try:
+        await _silent_then_gone(server, js_widget, pkg, proxy)
+    finally:
+        await proxy.close()
+
+
+async def _silent_then_gone(server: Server, js_widget: StartWidget, pkg: str,
+                            proxy: FreezingProxy) -> None:
+    bot = await server.bot()
+    agent = await server.agent_socket(await server.agent(bot, name="Anna"))
+    cid = (await server.handoff(bot))["ConversationID"]
+    # The seed snippet, unchanged, connected through the proxy (polling, then WebSocket).
+    widget = await js_widget(pkg, cid, bot.id, url=proxy.url)
+    await widget.wait("upgrade")
+    await widget.told("Anna joined the chat.")
+    assert (await agent.call("send_message", {"conversation_id": cid, "text": "hello"}))["ok"]
+    await widget.told("hello")
+    assert (await widget.send("thanks"))["connected"]
+    await agent.rec.wait("user_message", lambda d: d["text"] == "thanks")
+
+    proxy.freeze()
+    lost = [f"lost {i}" for i in range(5)]
+    for text in lost:
+        assert (await agent.call("send_message", {"conversation_id": cid, "text": text}))["ok"]
+    proxy.cut()
+    await agent.rec.wait("user_left")
+    # socket.io-client reconnects by itself; the snippet answers startConversation with
+    # username, and the server sends what the frozen connection swallowed.
+    for text in lost:
+        await widget.told(text)
+    await agent.rec.wait("user_returned")
+    shown = [t for t in widget.rec.of("setBotResponse") if t.startswith(("hello", "lost"))]
+    assert shown == ["hello", *lost]
+    assert not widget.rec.of("error"), widget.rec.of("error")

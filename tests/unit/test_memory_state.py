@@ -89,3 +89,37 @@ async def test_a_deadline_set_again_may_keep_a_newer_one() -> None:
     assert await state.pop_due("wait", 20.0) == ["c1"]
     await state.set_deadline("wait", "c1", 10.0, keep_newer=True)  # none set: it is set
     assert await state.pop_due("wait", 10.0) == ["c1"]
+
+
+async def test_each_handoff_of_a_conversation_has_its_own_generation() -> None:
+    state = MemoryState()
+    assert await state.generation("c1") is None
+    await state.seed_seq("c1", 0)
+    first = await state.generation("c1")
+    assert first is not None
+    await state.seed_seq("c1", 5)  # the same handoff, counter moved on
+    assert await state.generation("c1") == first
+    assert await state.next_seq("c1", generation=first) == 6
+    await state.forget("c1")  # closed
+    assert await state.generation("c1") is None
+    await state.seed_seq("c1", 6)  # reopened: a new handoff
+    second = await state.generation("c1")
+    assert second is not None and second != first
+    assert await state.next_seq("c1", generation=first) is None  # the old one is over
+    assert await state.next_seq("c1", generation=second) == 7
+    assert await state.next_seq("c1") == 8
+    await state.seed_seq("c2", 0)
+    assert await state.generation("c2") not in (first, second)
+
+
+async def test_the_earliest_widget_loss_is_kept_until_taken() -> None:
+    state = MemoryState()
+    assert await state.take_widget_lost("c1") is None
+    await state.mark_widget_lost("c1", 20.0)
+    await state.mark_widget_lost("c1", 10.0)
+    await state.mark_widget_lost("c1", 30.0)
+    assert await state.take_widget_lost("c1") == 10.0
+    assert await state.take_widget_lost("c1") is None
+    await state.mark_widget_lost("c1", 40.0)
+    await state.forget("c1")
+    assert await state.take_widget_lost("c1") is None
