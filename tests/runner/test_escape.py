@@ -274,3 +274,14 @@ async def test_a_forged_answer_costs_only_its_worker_never_a_pool_slot(
             assert pool.stats().workers == 0
         # Every slot is still there for everyone else.
         assert (await pool.run("bot-ok", "after", action("r = 1"), {})).ok
+
+
+async def test_text_that_is_not_unicode_is_shown_not_fatal(pool: RunnerPool) -> None:
+    # A lone surrogate has no UTF-8: printed or raised, it must not take the worker down.
+    printed = await pool.run("bot-u", "print", action("print('bad \\ud800 text')\nr = 1"), {})
+    assert printed.ok, printed
+    assert "bad \ufffd text" in printed.logs
+    raised = await pool.run("bot-u", "raise", action("raise ValueError('bad \\ud800')"), {})
+    assert raised.error is not None and raised.error.kind == ErrorKind.EXCEPTION, raised
+    assert "bad \ufffd" in raised.error.message
+    assert (await pool.run("bot-u", "after", action("r = 2"), {})).ok

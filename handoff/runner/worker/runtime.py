@@ -8,6 +8,7 @@ import io
 import json
 import linecache
 import logging
+import re
 import signal
 import sys
 import time
@@ -292,6 +293,23 @@ class Runtime:
                     f"the {self.memory_mb} MiB memory limit: return less data",
                 )
             )
+        except UnicodeEncodeError:
+            # Text with a lone surrogate ('\ud800') has no UTF-8: what bot code printed or
+            # raised is shown with U+FFFD instead, and such a return value is refused.
+            for key, value in reply.items():
+                if key != "ret":
+                    reply[key] = _valid_text(value)
+            try:
+                return encode_result(reply)
+            except UnicodeEncodeError:
+                return encode_result(
+                    self._refuse(
+                        reply,
+                        ErrorKind.BAD_RETURN,
+                        "main returned text that is not valid Unicode (a lone surrogate "
+                        "such as '\\ud800'): return text that can be written as UTF-8",
+                    )
+                )
         except (TypeError, ValueError, RecursionError) as exc:
             return encode_result(
                 self._refuse(
@@ -321,3 +339,17 @@ class Runtime:
         reply.pop("ret", None)
         reply.update(ok=False, error=error_record(kind, message))
         return reply
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(value: Any) -> Any:
+    """``value`` with every string in it made encodable as UTF-8 (lone surrogates → U+FFFD)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {k: _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
