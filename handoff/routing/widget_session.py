@@ -25,7 +25,6 @@ __all__ = ["BindResult", "WidgetSession"]
 
 S = ConversationState
 _AGENT = ("agent",)
-_PAGE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,23 +118,14 @@ class WidgetSession:
         return await messages.history(conversation_id, after_seq=after, senders=_AGENT)
 
     async def _sent_by(self, conversation_id: str, at: float) -> int:
-        """The last agent seq of this handoff sent before ``at`` (its start seq if none).
-
-        Messages are stamped in seq order, so what was sent from ``at`` on is a suffix.
-        """
-        ctx = self._ctx
-        cutoff = datetime.fromtimestamp(at, UTC)
-        last = await ctx.stores.conversations.session_start_seq(conversation_id)
-        while True:
-            page = await ctx.stores.messages.history(
-                conversation_id, after_seq=last, senders=_AGENT, limit=_PAGE
-            )
-            for message in page:
-                if message.sent_at >= cutoff:
-                    return last
-                last = message.seq
-            if len(page) < _PAGE:
-                return last
+        """The last agent seq of this handoff sent before ``at`` (its start seq if none)."""
+        stores = self._ctx.stores
+        return await stores.messages.last_seq_before(
+            conversation_id,
+            after_seq=await stores.conversations.session_start_seq(conversation_id),
+            sender="agent",
+            before=datetime.fromtimestamp(at, UTC),
+        )
 
     async def _agent_names(self, backlog: list[MessageView]) -> dict[str, str]:
         names: dict[str, str] = {}

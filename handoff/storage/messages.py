@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -50,6 +51,21 @@ class MessageRepo:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [message_view(r) for r in rows]
+
+    async def last_seq_before(
+        self, conversation_id: str, *, after_seq: int, sender: str, before: datetime
+    ) -> int:
+        """The highest seq above ``after_seq`` of ``sender``'s messages sent before ``before``
+        (``after_seq`` when there is none)."""
+        query = sa.select(sa.func.max(messages.c.seq)).where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.seq > after_seq,
+            messages.c.sender == sender,
+            messages.c.sent_at < before,
+        )
+        async with self._engine.connect() as conn:
+            value = await conn.scalar(query)
+        return after_seq if value is None else int(value)
 
     async def by_client_id(self, conversation_id: str, client_msg_id: str) -> MessageView | None:
         async with self._engine.connect() as conn:
