@@ -43,13 +43,20 @@ class Bucket:
         self._rate, self._burst = rate, burst
         self._tokens, self._stamp = float(burst), time.monotonic()
 
-    def take(self) -> None:
+    def spend(self, amount: float) -> bool:
+        """Take ``amount`` tokens if there are that many; False (taking none) otherwise."""
         now = time.monotonic()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
-        if self._tokens < 1:
+        if amount > self._tokens:
+            return False
+        self._tokens -= amount
+        return True
+
+    def take(self) -> None:
+        """One event, or :class:`RateLimited`."""
+        if not self.spend(1):
             raise RateLimited("too many events; slow down")
-        self._tokens -= 1
 
 
 class SignInLimited(RateLimited):

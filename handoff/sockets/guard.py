@@ -8,7 +8,6 @@ fault of ours is logged with its traceback under the same allowance.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
@@ -92,32 +91,27 @@ def parse(model: type[M], data: Any, *, required: bool = False) -> M:
         raise from_validation_error(exc) from None
 
 
-class ByteBudget:
+class ByteBudget(Bucket):
     """A token bucket of bytes: ``rate`` a second on average, ``burst`` at once.
 
     One is shared by every socket bound to a conversation (in this process), so
     opening more sockets buys no more bandwidth toward the agent.
     """
 
-    __slots__ = ("_burst", "_rate", "_stamp", "_tokens", "refs")
+    __slots__ = ("refs",)
 
     def __init__(self, rate: float, burst: int) -> None:
-        self._rate, self._burst = rate, burst
-        self._tokens, self._stamp = float(burst), time.monotonic()
+        super().__init__(rate, burst)
         self.refs = 0
 
-    def take(self, size: int, field: str) -> None:
+    def take_bytes(self, size: int, field: str) -> None:
         """Spend ``size`` bytes, or :class:`RateLimited` (naming ``field``) and spend nothing."""
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if size > self._tokens:
+        if not self.spend(size):
             raise RateLimited(
                 f"this conversation sends more than {self._rate:g} bytes a second "
                 f"(bursts of {self._burst}); slow down",
                 field=field,
             )
-        self._tokens -= size
 
 
 class EventLog:

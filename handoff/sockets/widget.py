@@ -242,7 +242,7 @@ class WidgetNamespace(Namespace):
     async def _from_user(self, sid: str, data: object) -> Ack:
         req = parse(FromUser, data, required=True)
         binding = self._bound(sid, req.ConversationID, req.BotID)
-        binding.budget.take(len(req.message.encode()), "message")
+        binding.budget.take_bytes(len(req.message.encode()), "message")
         stored = await self._service.user_message(
             req.ConversationID, req.message, generation=binding.generation
         )
@@ -252,7 +252,7 @@ class WidgetNamespace(Namespace):
         req = parse(MessagesToClient, data, required=True)
         binding = self._binding(sid)
         size = sum(len(item.message.encode()) + len(item.sender) for item in req.messages)
-        binding.budget.take(size, "messages")
+        binding.budget.take_bytes(size, "messages")
         await self._service.store_transcript(
             binding.conversation_id, req.bot_id, req.messages, generation=binding.generation
         )
