@@ -22,12 +22,21 @@ from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.cors import cors_middleware
-from handoff.api.keys import ACTIONS, DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import (
+    ACTIONS,
+    DEVICES,
+    LOGIN_THROTTLE,
+    PRESETS,
+    SERVICE,
+    SETTINGS,
+    SIGNER,
+)
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
 from handoff.config import Settings, load_secret_key
+from handoff.dialogues.presets import Presets
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
 from handoff.routing.service import HandoffService, Stores
@@ -107,6 +116,9 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
             settings.login_failures_per_account,
         )
     )
+    # Read and checked here, before anything opens: a bad file stops the start with
+    # the file and the field (PresetError).
+    app[PRESETS] = Presets.load()
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)
@@ -150,6 +162,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),
+                presets=app[PRESETS],
             )
             app[SERVICE] = service
             sio.register_namespace(WidgetNamespace(service, settings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from handoff.actions.service import check_name
 from handoff.api.auth import bot_from_request
@@ -24,6 +25,7 @@ from handoff.protocol.actions import (
     SaveResponse,
     TestRequest,
 )
+from handoff.protocol.bot import BusinessHours
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import CodeProblem
 from handoff.storage.bots import BotRecord
@@ -43,6 +45,10 @@ def _settings_view(bot: BotRecord) -> BotSettings:
         action_timeout_seconds=bot.action_timeout_seconds,
         escalate_on_break=bot.escalate_on_break,
         fallback_message=bot.fallback_message,
+        business_hours=(
+            None if bot.business_hours is None else BusinessHours.model_validate(bot.business_hours)
+        ),
+        max_queue_length=bot.max_queue_length,
     )
 
 
@@ -165,6 +171,8 @@ async def _escalate(
         reason=f"bot break in action {request.match_info['name']!r}: {kind}",
         entities=body.entities if isinstance(body.entities, dict) else {},
         team=None,
+        # The agent sees why the bot gave up (the handoff packet's error).
+        error=error.model_dump(mode="json") if isinstance(error, BaseModel) else None,
     )
     return {
         "ConversationID": view.conversation_id,

@@ -6,11 +6,12 @@ from aiohttp import web
 
 from handoff.actions.service import ActionService
 from handoff.config import Settings
+from handoff.dialogues.presets import Presets
 from handoff.ratelimit import SignInThrottle
 from handoff.routing.service import HandoffService
 from handoff.security import DeviceTokens, TokenSigner
 
-__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "SERVICE", "SETTINGS", "SIGNER"]
+__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "PRESETS", "SERVICE", "SETTINGS", "SIGNER"]
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", HandoffService)
@@ -18,3 +19,5 @@ SIGNER = web.AppKey("signer", TokenSigner)
 LOGIN_THROTTLE = web.AppKey[SignInThrottle]("login_throttle")
 DEVICES = web.AppKey("devices", DeviceTokens)
 ACTIONS = web.AppKey("actions", ActionService)
+PRESETS = web.AppKey("presets", Presets)
+"""The shipped preset dialogues, loaded once at startup (a broken file fails the start)."""

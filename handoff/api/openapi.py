@@ -14,6 +14,7 @@ from handoff import __version__
 from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
 from handoff.protocol import actions as act
+from handoff.protocol import bot as botp
 from handoff.protocol import rest
 from handoff.protocol.common import AgentView, ConversationView
 
@@ -78,6 +79,14 @@ OPS = [
         rest.HandoffResponse,
         rest.HandoffRequest,
         201,
+    ),
+    Op(
+        "post",
+        B + "/handoff/options",
+        "provide_handoff_options: can a human take the conversation now, and what to show",
+        BOT,
+        botp.HandoffOptions,
+        botp.HandoffOptionsRequest,
     ),
     Op(
         "get",

@@ -11,6 +11,7 @@ from handoff.api.auth import bearer, bot_from_request
 from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import Forbidden, StorageUnavailable, Unauthorized
+from handoff.protocol.bot import HandoffOptionsRequest
 from handoff.protocol.rest import (
     HandoffRequest,
     HandoffResponse,
@@ -103,15 +104,38 @@ async def execute_handoff(request: web.Request) -> web.Response:
         reason=body.reason,
         entities=body.entities,
         team=body.team,
+        agent_id=body.agent_id,
+        priority=body.priority,
+        transcript=body.transcript,
+        error=body.error,
     )
+    placement = await service.handoff_placement(bot, view, body.language_code)
     response = HandoffResponse(
         ConversationID=view.conversation_id,
         BotID=bot.id,
         state=view.state,
         socket=SocketInfo(url=request.app[SETTINGS].resolved_public_url()),
         conversation=view,
+        queue_position=placement.queue_position,
+        estimated_wait_seconds=placement.estimated_wait_seconds,
+        language=placement.rendered.language,
+        language_fallback=placement.rendered.language_fallback,
+        messages=placement.rendered.messages,
     )
     return json_response(response, status=201)
+
+
+async def handoff_options(request: web.Request) -> web.Response:
+    bot = await bot_from_request(request)
+    body = await json_body(request, HandoffOptionsRequest)
+    options = await request.app[SERVICE].handoff_options(
+        bot,
+        conversation_id=body.ConversationID,
+        language=body.language_code,
+        team=body.team,
+        user=body.user,
+    )
+    return json_response(options)
 
 
 async def conversation_status(request: web.Request) -> web.Response:
@@ -143,6 +167,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_get("/api/v1/agents/me", me)
     app.router.add_post("/api/v1/bots/{bot_id}/handoff", execute_handoff)
+    app.router.add_post("/api/v1/bots/{bot_id}/handoff/options", handoff_options)
     app.router.add_get("/api/v1/bots/{bot_id}/conversations/{conversation_id}", conversation_status)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

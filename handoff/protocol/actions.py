@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from handoff.protocol.bot import BusinessHours
 from handoff.protocol.common import MAX_INT
 from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, integral
 from handoff.runner import ActionError, CodeProblem
@@ -165,6 +166,10 @@ class BotSettings(BaseModel):
     action_timeout_seconds: float | None
     escalate_on_break: bool
     fallback_message: str | None
+    business_hours: BusinessHours | None = None
+    """Null: always open."""
+    max_queue_length: int | None = None
+    """Null: no limit."""
 
 
 def _not_nullable(schema: dict[str, Any]) -> None:
@@ -192,6 +197,12 @@ class BotSettingsPatch(RestBody):
     action_timeout_seconds: float | None = Field(default=None, gt=0, le=900)
     escalate_on_break: bool | None = Field(default=None, json_schema_extra=_not_nullable)
     fallback_message: str | None = Field(default=None, min_length=1, max_length=1000)
+    business_hours: BusinessHours | None = None
+    """Null: always open (see docs/bot-api.md, "Business hours and the queue limit")."""
+    max_queue_length: (
+        Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(integral)] | None
+    ) = None
+    """``queue_full`` once this many wait; null: no limit."""
 
     @field_validator("name", "assignment_mode", "escalate_on_break")
     @classmethod

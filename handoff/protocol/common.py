@@ -10,12 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "MAX_INT",
+    "PRIORITIES",
     "AgentView",
     "CloseReason",
     "ConversationState",
     "ConversationView",
     "Count",
+    "HandoffPacket",
     "MessageView",
+    "Priority",
     "QueueEntryView",
     "Seq",
     "TranscriptItem",
@@ -35,6 +38,11 @@ Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 """A count or a position."""
 
 Sender = Literal["user", "agent", "system"]
+
+Priority = Literal["low", "normal", "high", "urgent"]
+"""How soon a conversation should be taken: a higher one goes ahead in the queue."""
+PRIORITIES: Final[dict[str, int]] = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+"""Each priority's rank in the queue (higher first; first come, first served within one)."""
 
 
 class ConversationState(StrEnum):
@@ -79,6 +87,22 @@ class MessageView(_Out):
     client_msg_id: str | None = None
 
 
+class HandoffPacket(_Out):
+    """Everything the bot sent with ``execute_handoff``: what an agent sees of the handoff."""
+
+    user: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+    entities: dict[str, Any] = Field(default_factory=dict)
+    team: str | None = None
+    agent_id: str | None = None
+    """The agent the bot asked for (see docs/bot-api.md, execute_handoff)."""
+    priority: Priority = "normal"
+    transcript: Count = 0
+    """Lines of bot transcript the bot sent; 0: the widget is asked for it on assignment."""
+    error: dict[str, Any] | None = None
+    """Why the bot gave up, when a bot break escalated (the dialogue runtime fills it)."""
+
+
 class ConversationView(_Out):
     conversation_id: str
     bot_id: str
@@ -94,6 +118,8 @@ class ConversationView(_Out):
     queued_at: datetime | None = None
     assigned_at: datetime | None = None
     closed_at: datetime | None = None
+    priority: Priority = "normal"
+    handoff_packet: HandoffPacket = Field(default_factory=HandoffPacket)
 
 
 class QueueEntryView(_Out):
@@ -104,6 +130,8 @@ class QueueEntryView(_Out):
     enqueued_at: float
     user: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = None
+    priority: Priority = "normal"
+    handoff_packet: HandoffPacket = Field(default_factory=HandoffPacket)
 
 
 class AgentView(_Out):

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from handoff.protocol.common import AgentView, ConversationView
+from handoff.protocol.common import AgentView, ConversationView, Count, Priority
 from handoff.protocol.events import WIDGET_NAMESPACE, WidgetNamespaceName
 
 __all__ = [
     "CONVERSATION_ID_PATTERN",
+    "MAX_USER_BYTES",
+    "BotTranscriptLine",
+    "BoundedDict",
     "HandoffRequest",
     "HandoffResponse",
     "LoginRequest",
     "LoginResponse",
     "RestBody",
     "SocketInfo",
+    "UserDict",
     "integral",
 ]
 
@@ -44,6 +49,33 @@ class RestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+MAX_USER_BYTES = 4096
+"""The person's details as JSON, at most: they travel in every queue entry agents see."""
+
+
+def _bounded(limit: int) -> Any:
+    def check(value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > limit:
+            raise ValueError(f"is {size} bytes as JSON; the limit is {limit}")
+        return value
+
+    return AfterValidator(check)
+
+
+UserDict = Annotated[dict[str, Any], _bounded(MAX_USER_BYTES)]
+"""The person's details (name, email, ...): any JSON object of at most 4 KB."""
+BoundedDict = Annotated[dict[str, Any], _bounded(16 * 1024)]
+"""Entities or an error record: any JSON object of at most 16 KB."""
+
+
+class BotTranscriptLine(RestBody):
+    """One line of the person's conversation with the bot, as the bot has it."""
+
+    sender: Literal["user", "bot"]
+    message: str = Field(max_length=4_000)
+
+
 class LoginRequest(RestBody):
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
@@ -65,10 +97,20 @@ class HandoffRequest(RestBody):
     ConversationID: str | None = Field(
         default=None, min_length=8, max_length=128, pattern=CONVERSATION_ID_PATTERN
     )
-    user: dict[str, Any] = Field(default_factory=dict)
+    user: UserDict = Field(default_factory=dict)
     reason: str | None = Field(default=None, max_length=500)
-    entities: dict[str, Any] = Field(default_factory=dict)
+    entities: BoundedDict = Field(default_factory=dict)
     team: str | None = Field(default=None, min_length=1, max_length=100)
+    agent_id: str | None = Field(default=None, min_length=1, max_length=64)
+    """An agent to hand to (see docs/bot-api.md for when it is honoured)."""
+    priority: Priority = "normal"
+    transcript: list[BotTranscriptLine] | None = Field(default=None, max_length=10_000)
+    """The bot's transcript; given, the widget is not asked for one. At most
+    ``HANDOFF_MAX_TRANSCRIPT_MESSAGES`` lines (500 by default)."""
+    error: BoundedDict | None = None
+    """A bot break that made the bot escalate (kind, message, ...), shown to the agent."""
+    language_code: str | None = Field(default=None, min_length=2, max_length=35)
+    """The language of ``messages`` in the answer (English when it has no texts)."""
 
 
 class SocketInfo(BaseModel):
@@ -82,3 +124,10 @@ class HandoffResponse(BaseModel):
     state: str
     socket: SocketInfo
     conversation: ConversationView
+    queue_position: Count
+    """Where it stands in the queue (where it will stand when its widget binds, if not yet)."""
+    estimated_wait_seconds: float | None
+    language: str
+    language_fallback: bool
+    messages: list[dict[str, Any]]
+    """Chat elements (HSL) to show the person, from dialogues/execute_handoff.yaml."""

@@ -1,4 +1,9 @@
-"""The bot's side of a handoff: ``execute_handoff`` makes (or reopens) a conversation."""
+"""The bot's side of a handoff: ``execute_handoff`` makes (or reopens) a conversation.
+
+What the bot sends is the handoff packet agents see. A ``transcript`` is stored
+as the bot transcript (the widget is then not asked for one); ``agent_id`` must be
+an agent of the bot (and of the team, when one is named).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ import secrets
 import time
 from typing import Any
 
-from handoff.errors import Conflict
-from handoff.protocol.common import ConversationState, ConversationView
+from handoff.errors import BadRequest, Conflict, TooLarge
+from handoff.protocol.common import ConversationState, ConversationView, TranscriptItem
+from handoff.protocol.rest import BotTranscriptLine
+from handoff.routing.availability import Availability
 from handoff.routing.context import Context
 from handoff.routing.lifecycle import Transition
 from handoff.storage.bots import BotRecord
@@ -16,8 +23,9 @@ __all__ = ["BotSide"]
 
 
 class BotSide:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, availability: Availability) -> None:
         self._ctx = ctx
+        self._availability = availability
 
     async def create_handoff(
         self,
@@ -28,8 +36,16 @@ class BotSide:
         reason: str | None,
         entities: dict[str, Any],
         team: str | None,
+        agent_id: str | None = None,
+        priority: str = "normal",
+        transcript: list[BotTranscriptLine] | None = None,
+        error: dict[str, Any] | None = None,
     ) -> ConversationView:
-        """A new conversation waiting for its widget, or the open one again (idempotent)."""
+        """A new conversation waiting for its widget, or the open one again (idempotent).
+
+        Refused (409) while the bot is outside its business hours or its queue is full;
+        a repeat for an open conversation is answered as before, whatever the hours.
+        """
         ctx = self._ctx
         conversations = ctx.stores.conversations
         actor = f"bot:{bot.id}"
@@ -46,11 +62,23 @@ class BotSide:
                 # its counters and wait limit were set (storage hiccup): set them now.
                 await self._prepare(existing, bot, keep_deadline=True)
             return existing
+        if transcript is not None and len(transcript) > ctx.settings.max_transcript_messages:
+            raise TooLarge(
+                f"{len(transcript)} lines; the limit is {ctx.settings.max_transcript_messages}",
+                field="transcript",
+            )
+        if agent_id is not None:
+            await self._check_target(bot, agent_id, team)
+        await self._availability.gate(bot, team)
         details: dict[str, Any] = {
             "user": user,
             "reason": reason,
             "entities": entities,
             "team": team,
+            "priority": priority,
+            "target_agent_id": agent_id,
+            "bot_transcript": len(transcript or ()),
+            "handoff_error": error,
         }
         if existing is not None:
             view = await ctx.move(existing, Transition.REOPEN, actor, **details)
@@ -58,8 +86,26 @@ class BotSide:
             view = await conversations.create(
                 conversation_id or secrets.token_urlsafe(24), bot.id, actor=actor, **details
             )
+        if transcript:
+            await ctx.stores.messages.replace_transcript(
+                view.conversation_id,
+                [TranscriptItem(sender=t.sender, message=t.message) for t in transcript],
+            )
         await self._prepare(view, bot, keep_deadline=False)
         return view
+
+    async def _check_target(self, bot: BotRecord, agent_id: str, team: str | None) -> None:
+        record = await self._ctx.stores.agents.get(agent_id)
+        if record is None or record.disabled or bot.id not in record.bots:
+            raise BadRequest(
+                "agent_id: no such agent serves this bot", field="agent_id", code="unknown_agent"
+            )
+        if team is not None and team not in record.teams.get(bot.id, []):
+            raise BadRequest(
+                f"agent_id: the agent is not in team {team!r}",
+                field="agent_id",
+                code="unknown_agent",
+            )
 
     async def _prepare(
         self, view: ConversationView, bot: BotRecord, *, keep_deadline: bool

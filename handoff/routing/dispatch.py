@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from handoff.errors import Conflict, NotFound, StorageUnavailable
 from handoff.metrics import QUEUE_WAIT
@@ -13,6 +14,7 @@ from handoff.routing import wording
 from handoff.routing.assignment import choose_agent
 from handoff.routing.context import Context
 from handoff.routing.lifecycle import Transition
+from handoff.routing.model import AgentStatus, Presence, QueueEntry
 from handoff.routing.queueing import Queue
 from handoff.routing.refusals import AlreadyAssigned, NotQueued
 
@@ -37,7 +39,11 @@ class Dispatcher:
             # stale entry only costs a Conflict, after which that agent is re-read.
             agents = await ctx.state.agents_for_bot(bot_id)
             for entry in queue:
-                agent = choose_agent(agents, bot_id, entry.team)
+                agent, waits_for_target = _target(agents, bot_id, entry)
+                if waits_for_target:
+                    continue
+                if agent is None:
+                    agent = choose_agent(agents, bot_id, entry.team)
                 if agent is None:
                     if entry.team is None:
                         break
@@ -78,7 +84,13 @@ class Dispatcher:
             view = await ctx.conversation(conversation_id, field="conversation_id")
             if view.state != ConversationState.QUEUED:
                 raise NotQueued()
-            view = await ctx.move(view, Transition.ASSIGN, actor, agent_id=agent_id)
+            # The wait is stored with the assignment: estimates are made from it.
+            waited = None
+            if view.queued_at is not None:
+                waited = max(0.0, (datetime.now(UTC) - view.queued_at).total_seconds())
+            view = await ctx.move(
+                view, Transition.ASSIGN, actor, agent_id=agent_id, wait_seconds=waited
+            )
         except (Conflict, NotFound):
             # The database says it is no longer waiting (closed or taken meanwhile).
             await ctx.state.release(conversation_id)
@@ -90,9 +102,7 @@ class Dispatcher:
             raise
         await ctx.state.clear_deadline("wait", conversation_id)
         await ctx.state.forget_position(conversation_id)
-        if view.queued_at is not None and view.assigned_at is not None:
-            waited = (view.assigned_at - view.queued_at).total_seconds()
-            await ctx.state.record_wait(view.bot_id, waited)
+        if waited is not None:
             QUEUE_WAIT.observe(waited)
         agent = await ctx.state.get_agent(agent_id)
         name = agent.name if agent else "An agent"
@@ -106,7 +116,9 @@ class Dispatcher:
                 "agent": {"id": agent_id, "name": name},
             },
         )
-        await ctx.notifier.widget(conversation_id, ev.ASK_MESSAGES, None)
+        if not view.handoff_packet.transcript:
+            # The bot sent none with the handoff: ask the widget (the seed protocol).
+            await ctx.notifier.widget(conversation_id, ev.ASK_MESSAGES, None)
         return view
 
     async def deliver(
@@ -135,3 +147,23 @@ class Dispatcher:
                 "user_connected": await ctx.state.touch_connection("widget", cid, 0) > 0,
             },
         )
+
+
+def _target(agents: list[Presence], bot_id: str, entry: QueueEntry) -> tuple[Presence | None, bool]:
+    """The agent the bot asked for, if they can take it now; and whether it waits for them.
+
+    An asked-for agent who is online (connected, status online) gets it as soon as
+    they have a free slot, and nobody else meanwhile; one who is not online does
+    not hold it up: it goes to whoever is free.
+    """
+    wanted = entry.target_agent
+    if wanted is None:
+        return None, False
+    agent = next((a for a in agents if a.agent_id == wanted), None)
+    if agent is None or not agent.connected or agent.status is not AgentStatus.ONLINE:
+        return None, False
+    if not agent.serves(bot_id, entry.team):
+        return None, False
+    if agent.load < agent.capacity:
+        return agent, False
+    return None, True

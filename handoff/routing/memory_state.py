@@ -15,8 +15,6 @@ from handoff.routing.model import Presence, QueueEntry
 
 __all__ = ["MemoryState"]
 
-_EWMA = 0.2
-
 
 class MemoryState:
     def __init__(self) -> None:
@@ -32,7 +30,6 @@ class MemoryState:
         self._generation: dict[str, int] = {}
         self._generations = itertools.count(1)
         self._lost: dict[str, float] = {}
-        self._waits: dict[str, float] = {}
         self._announced: dict[str, int] = {}
         self._last_queue: dict[str, tuple[str, ...]] = {}
         self._initialized = False
@@ -76,11 +73,13 @@ class MemoryState:
         for i, existing in enumerate(queue):
             if existing.conversation_id == entry.conversation_id:
                 return i + 1
+        # Behind every higher priority; at the head of its own, or behind its own.
         if at_head:
-            queue.insert(0, entry)
-            return 1
-        queue.append(entry)
-        return len(queue)
+            at = next((i for i, e in enumerate(queue) if e.priority <= entry.priority), len(queue))
+        else:
+            at = next((i for i, e in enumerate(queue) if e.priority < entry.priority), len(queue))
+        queue.insert(at, entry)
+        return at + 1
 
     async def dequeue(self, bot_id: str, conversation_id: str) -> bool:
         return self._remove(bot_id, conversation_id) is not None
@@ -238,11 +237,3 @@ class MemoryState:
             return False
         self._last_queue[bot_id] = snapshot
         return True
-
-    # statistics -------------------------------------------------------------
-    async def record_wait(self, bot_id: str, seconds: float) -> None:
-        old = self._waits.get(bot_id)
-        self._waits[bot_id] = seconds if old is None else old + _EWMA * (seconds - old)
-
-    async def average_wait(self, bot_id: str) -> float | None:
-        return self._waits.get(bot_id)

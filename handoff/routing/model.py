@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from handoff.protocol.common import HandoffPacket
+
 __all__ = ["AgentStatus", "Presence", "QueueEntry"]
 
 
@@ -46,3 +48,11 @@ class QueueEntry:
     team: str | None = None
     user: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    priority: int = 1
+    """Its rank (``protocol.common.PRIORITIES``): a higher one is queued ahead."""
+    packet: HandoffPacket = field(default_factory=HandoffPacket)
+
+    @property
+    def target_agent(self) -> str | None:
+        """The agent the bot asked for, if any."""
+        return self.packet.agent_id

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from handoff.protocol import events as ev
-from handoff.protocol.common import ConversationView, QueueEntryView
+from handoff.protocol.common import PRIORITIES, ConversationView, QueueEntryView
 from handoff.routing import wording
 from handoff.routing.context import Context
+from handoff.routing.estimate import estimate, typical_wait
 from handoff.routing.model import AgentStatus, QueueEntry
 
 __all__ = ["Queue"]
@@ -27,6 +28,8 @@ class Queue:
             team=view.team,
             user=view.user,
             reason=view.reason,
+            priority=PRIORITIES[view.priority],
+            packet=view.handoff_packet,
         )
         await ctx.state.enqueue(entry, at_head=at_head)
         await ctx.state.set_deadline(
@@ -43,6 +46,8 @@ class Queue:
                 enqueued_at=e.enqueued_at,
                 user=e.user,
                 reason=e.reason,
+                priority=e.packet.priority,
+                handoff_packet=e.packet,
             )
             for i, e in enumerate(await self._ctx.state.queue(bot_id))
         ]
@@ -55,8 +60,11 @@ class Queue:
         ctx = self._ctx
         queue = await ctx.state.queue(bot_id)
         agents = await ctx.state.agents_for_bot(bot_id)
-        online = sum(1 for a in agents if a.connected and a.status is AgentStatus.ONLINE)
-        average = await ctx.state.average_wait(bot_id)
+        serving = [a for a in agents if a.connected and a.status is AgentStatus.ONLINE]
+        online = len(serving)
+        free = sum(1 for a in serving if a.load < a.capacity)
+        typical: float | None = None
+        looked_up = False
         for i, entry in enumerate(queue):
             position = i + 1
             cid = entry.conversation_id
@@ -64,7 +72,12 @@ class Queue:
                 continue
             if not await ctx.state.announce_position(cid, position):
                 continue
-            wait = average * position / online if average is not None and online else None
+            if not looked_up:
+                # From the database's recent waits, once per announcement, and only
+                # when somebody is to be told.
+                typical = await typical_wait(ctx, bot_id, None)
+                looked_up = True
+            wait = estimate(typical, position, online, free)
             text = wording.queue_position(position, wait, online)
             await ctx.notifier.widget(cid, ev.TO_USER, {"message": text, "sender": "system"})
             await ctx.notifier.widget(

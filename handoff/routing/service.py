@@ -2,7 +2,7 @@
 
 The edge validates input and calls these methods, never a repository or the
 routing state. Behind the facade each concept has its own module: the bot side
-(:mod:`.bot_side`), the widget session (:mod:`.widget_session`), the queue
+(:mod:`.bot_side`, :mod:`.availability`), the widget session (:mod:`.widget_session`), the queue
 (:mod:`.queueing`), assignment (:mod:`.dispatch`), closing (:mod:`.closing`),
 agent presence (:mod:`.presence`), agent actions (:mod:`.agent_actions`,
 :mod:`.transfers`), deadlines (:mod:`.timers`) and recovery (:mod:`.recovery`).
@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from handoff.config import Settings
+from handoff.dialogues.presets import Presets
 from handoff.errors import HandoffError
 from handoff.routing.agent_actions import AgentActions
+from handoff.routing.availability import Availability
 from handoff.routing.bot_side import BotSide
 from handoff.routing.bots import BotDirectory
 from handoff.routing.closing import Closer
@@ -51,6 +53,7 @@ class HandoffService:
         stores: Stores,
         state: RoutingState,
         notifier: Notifier,
+        presets: Presets,
     ) -> None:
         ctx = Context(settings, stores, BotDirectory(bots), state, notifier)
         self._ctx = ctx
@@ -62,11 +65,14 @@ class HandoffService:
         actions = AgentActions(ctx, queue, dispatcher, closer)
         timers = Timers(ctx, closer, presence)
         self._queue = queue
+        availability = Availability(ctx, presets)
 
         # bots
         self.bot_for_key = ctx.bots.by_api_key
         self.update_bot = ctx.bots.update
-        self.create_handoff = BotSide(ctx).create_handoff
+        self.handoff_options = availability.handoff_options
+        self.create_handoff = BotSide(ctx, availability).create_handoff
+        self.handoff_placement = availability.placement
         self.conversation = ctx.conversation
         # widgets
         self.widget_generation = widgets.generation

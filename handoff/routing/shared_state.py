@@ -40,7 +40,11 @@ class RoutingState(Protocol):
 
     # queue
     async def enqueue(self, entry: QueueEntry, *, at_head: bool = False) -> int:
-        """Queue a conversation (no-op when already queued); returns its 1-based position."""
+        """Queue a conversation (no-op when already queued); returns its 1-based position.
+
+        The queue is ordered by ``entry.priority`` (higher first), first come, first
+        served within one priority; ``at_head`` puts it first among its own priority.
+        """
 
     async def dequeue(self, bot_id: str, conversation_id: str) -> bool: ...
 
@@ -121,8 +125,3 @@ class RoutingState(Protocol):
 
     async def queue_changed(self, bot_id: str, snapshot: tuple[str, ...]) -> bool:
         """Record the bot's queue (conversation ids in order); False when agents saw it already."""
-
-    # wait statistics
-    async def record_wait(self, bot_id: str, seconds: float) -> None: ...
-
-    async def average_wait(self, bot_id: str) -> float | None: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +26,9 @@ class BotRecord:
     action_timeout_seconds: float | None = None
     escalate_on_break: bool = False
     fallback_message: str | None = None
+    business_hours: dict[str, Any] | None = None
+    """As ``protocol.bot.BusinessHours`` dumps it; None: always open."""
+    max_queue_length: int | None = None
 
 
 def hash_api_key(key: str) -> str:
@@ -44,6 +48,8 @@ def _record(row: sa.Row[tuple[object, ...]]) -> BotRecord:
         action_timeout_seconds=m["action_timeout_seconds"],
         escalate_on_break=bool(m["escalate_on_break"]),
         fallback_message=m["fallback_message"],
+        business_hours=m["business_hours"],
+        max_queue_length=m["max_queue_length"],
     )
 
 

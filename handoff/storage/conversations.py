@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handoff.metrics import TRANSITIONS
-from handoff.protocol.common import CloseReason, ConversationState, ConversationView
+from handoff.protocol.common import (
+    CloseReason,
+    ConversationState,
+    ConversationView,
+    HandoffPacket,
+)
 from handoff.storage.db import aware, utcnow
 from handoff.storage.tables import conversation_events, conversations, messages
 
@@ -50,6 +55,17 @@ def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
         queued_at=aware(m["queued_at"]),
         assigned_at=aware(m["assigned_at"]),
         closed_at=aware(m["closed_at"]),
+        priority=m["priority"],
+        handoff_packet=HandoffPacket(
+            user=m["user"] or {},
+            reason=m["reason"],
+            entities=m["entities"] or {},
+            team=m["team"],
+            agent_id=m["target_agent_id"],
+            priority=m["priority"],
+            transcript=m["bot_transcript"],
+            error=m["handoff_error"],
+        ),
     )
 
 
@@ -67,7 +83,10 @@ class ConversationRepo:
         entities: dict[str, Any],
         team: str | None,
         actor: str,
+        **packet: Any,
     ) -> ConversationView:
+        """A new pending conversation; ``packet``: the handoff packet's other columns
+        (``priority``, ``target_agent_id``, ``bot_transcript``, ``handoff_error``)."""
         now = utcnow()
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -80,6 +99,7 @@ class ConversationRepo:
                     entities=entities,
                     team=team,
                     session_start_seq=0,
+                    **packet,
                     created_at=now,
                     updated_at=now,
                 )
@@ -165,6 +185,7 @@ class ConversationRepo:
                 agent_id=None,
                 assigned_at=None,
                 queued_at=None,
+                wait_seconds=None,
             )
         async with self._engine.begin() as conn:
             if reopen:
@@ -195,6 +216,26 @@ class ConversationRepo:
                 )
             ).one()
         return _view(row)
+
+    async def recent_waits(
+        self, bot_id: str, *, team: str | None, since: datetime, limit: int
+    ) -> list[float]:
+        """The waits (seconds, queued to assigned) of the bot's latest assignments since
+        ``since``, newest first; of one team's conversations when ``team`` is given."""
+        query = (
+            sa.select(conversations.c.wait_seconds)
+            .where(
+                conversations.c.bot_id == bot_id,
+                conversations.c.assigned_at >= since,
+                conversations.c.wait_seconds.isnot(None),
+            )
+            .order_by(conversations.c.assigned_at.desc())
+            .limit(limit)
+        )
+        if team is not None:
+            query = query.where(conversations.c.team == team)
+        async with self._engine.connect() as conn:
+            return [float(v) for v in (await conn.scalars(query)).all()]
 
     async def ping(self) -> None:
         """One round trip to the database (raises when it cannot answer)."""

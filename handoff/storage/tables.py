@@ -45,6 +45,9 @@ bots = sa.Table(
     sa.Column("action_timeout_seconds", sa.Float, nullable=True),
     sa.Column("escalate_on_break", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("fallback_message", sa.String(1000), nullable=True),
+    # Availability: null business hours mean always open, a null queue length no limit.
+    sa.Column("business_hours", sa.JSON, nullable=True),
+    sa.Column("max_queue_length", sa.Integer, nullable=True),
 )
 
 agents = sa.Table(
@@ -106,6 +109,15 @@ conversations = sa.Table(
     sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    # The rest of the handoff packet (user, reason, entities and team are above).
+    sa.Column("priority", sa.String(16), nullable=False, server_default="normal"),
+    sa.Column("target_agent_id", sa.String(64), nullable=True),
+    sa.Column("bot_transcript", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("handoff_error", sa.JSON, nullable=True),
+    # queued_at → assigned_at of the last assignment (a transfer moves assigned_at on,
+    # so the wait is kept apart): what estimated waits are computed from.
+    sa.Column("wait_seconds", sa.Float, nullable=True),
+    sa.Index("ix_conversations_bot_id_assigned_at", "bot_id", "assigned_at"),
 )
 
 conversation_events = sa.Table(

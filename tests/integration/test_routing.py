@@ -56,7 +56,9 @@ async def test_queue_positions_are_told_and_updated(server: Server) -> None:
     agent = await server.agent(bot, capacity=1)
     await server.agent_socket(agent)
     moved = await third.rec.wait("to_user", lambda d: "number 2" in d["message"])
-    assert "Estimated wait" in moved["message"]
+    # One recorded wait is too little history for an estimate (see routing/estimate.py;
+    # test_bot_options.py has the estimate from enough of them).
+    assert "shortly" in moved["message"]
     assert (await third.rec.wait("queue_position"))["position"] == 2
 
 

@@ -1,0 +1,75 @@
+"""Is a bot open at an instant, and when does it open next: pure, in the bot's time zone.
+
+Ranges are wall-clock times in the bot's IANA zone, so "08:00" is 08:00 local on
+either side of a DST change. A range starting in a DST gap (a local time that never
+happens) opens when the clock jumps past it; one in a repeated hour uses the first
+occurrence. Holidays are local dates closed all day. ``"24:00"`` ends a range at the
+next midnight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handoff.protocol.bot import DAYS, BusinessHours
+
+__all__ = ["Schedule"]
+
+_HORIZON_DAYS = 800
+"""How far ahead ``next_open_at`` looks: past a year of holidays in a row."""
+
+
+class Schedule:
+    """A bot's business hours, parsed once."""
+
+    def __init__(self, hours: BusinessHours) -> None:
+        self.zone = ZoneInfo(hours.time_zone)
+        self._weekly: dict[int, list[tuple[time, tuple[int, time]]]] = {}
+        for day, ranges in hours.weekly.items():
+            parsed = []
+            for start, end in ranges:
+                # (days to add, time): "24:00" is midnight of the next day.
+                stop = (1, time(0)) if end == "24:00" else (0, time.fromisoformat(end))
+                parsed.append((time.fromisoformat(start), stop))
+            self._weekly[DAYS.index(day)] = parsed
+        self._holidays = {date.fromisoformat(d) for d in hours.holidays}
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any] | None) -> Schedule | None:
+        """The schedule a bot record keeps (None: always open)."""
+        return None if stored is None else cls(BusinessHours.model_validate(stored))
+
+    def _local(self, day: date, at: time) -> datetime:
+        # Local wall time → the instant, through UTC (zoneinfo's gap rule: fold=0 takes
+        # the offset before the change, which lands after the jump).
+        return datetime.combine(day, at, tzinfo=self.zone).astimezone(UTC)
+
+    def _intervals(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        """The open intervals (UTC instants, half-open) that start on the local ``day``."""
+        if day in self._holidays:
+            return
+        for start, (extra, end) in self._weekly.get(day.weekday(), []):
+            yield self._local(day, start), self._local(day + timedelta(days=extra), end)
+
+    def within(self, now: datetime) -> bool:
+        """True when ``now`` (an aware instant) falls in an open range."""
+        today = now.astimezone(self.zone).date()
+        return any(
+            start <= now < end
+            for day in (today - timedelta(days=1), today)
+            for start, end in self._intervals(day)
+        )
+
+    def next_open_at(self, now: datetime) -> datetime | None:
+        """When the bot opens next, in its zone; None when open now or never again."""
+        if self.within(now):
+            return None
+        today = now.astimezone(self.zone).date()
+        for offset in range(_HORIZON_DAYS):
+            starts = [s for s, _ in self._intervals(today + timedelta(days=offset)) if s > now]
+            if starts:
+                return min(starts).astimezone(self.zone)
+        return None
