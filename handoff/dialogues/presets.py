@@ -234,10 +234,10 @@ class Presets:
         self._raw = raw
         self._dialogues: dict[str, _Checked] = {}
         for name, data in raw.items():
-            checked = _Checked(_validate(data, sources[name]), self._env, sources[name])
-            if checked.model.dialogue != name:
+            model = _validate(data, sources[name])
+            if model.dialogue != name:
                 raise PresetError(sources[name], "dialogue", f"must be {name!r}")
-            self._dialogues[name] = checked
+            self._dialogues[name] = _Checked(model, self._env, sources[name])
         for name in CONDITIONS:
             if name not in self._dialogues:
                 raise PresetError(f"{name}.yaml", "(file)", "the preset is missing")

@@ -123,3 +123,21 @@ async def test_the_earliest_widget_loss_is_kept_until_taken() -> None:
     await state.mark_widget_lost("c1", 40.0)
     await state.forget("c1")
     assert await state.take_widget_lost("c1") is None
+
+
+async def test_higher_priority_goes_ahead_first_come_first_served_within_one() -> None:
+    state = MemoryState()
+
+    def ranked(cid: str, priority: int) -> QueueEntry:
+        return QueueEntry(cid, "b1", 0.0, priority=priority)
+
+    assert await state.enqueue(ranked("n1", 1)) == 1
+    assert await state.enqueue(ranked("n2", 1)) == 2
+    assert await state.enqueue(ranked("u1", 3)) == 1
+    assert await state.enqueue(ranked("low", 0)) == 4
+    assert await state.enqueue(ranked("h1", 2)) == 2
+    assert await state.enqueue(ranked("u2", 3)) == 2
+    # Back at the head: first of its own priority, still behind higher ones.
+    assert await state.enqueue(ranked("n0", 1), at_head=True) == 4
+    order = [e.conversation_id for e in await state.queue("b1")]
+    assert order == ["u1", "u2", "h1", "n0", "n1", "n2", "low"]
