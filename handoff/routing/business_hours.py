@@ -4,8 +4,8 @@ Ranges are wall-clock times in the bot's IANA zone, so "08:00" is 08:00 local on
 either side of a DST change. A local time that never happens (in the gap a DST
 change skips) is read with the offset from before the change, as PEP 495 says
 (02:30 in a gap skipping 02:00-03:00 is 03:30 of the new offset); one that happens
-twice is its first occurrence. Holidays are local dates closed all day. ``"24:00"`` ends a range at the
-next midnight.
+twice is its first occurrence. Holidays are local dates closed all day.
+``"24:00"`` ends a range at the next midnight.
 """
 
 from __future__ import annotations
