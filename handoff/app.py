@@ -36,7 +36,7 @@ from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
 from handoff.config import Settings, load_secret_key
-from handoff.dialogues.presets import Presets
+from handoff.dialogues.presets import PRESETS_DIR, Presets
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
 from handoff.routing.service import HandoffService, Stores
@@ -92,8 +92,12 @@ def _socket_server(settings: Settings) -> SocketServer:
     )
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+def create_app(
+    settings: Settings, *, migrate: bool = True, presets_dir: Path = PRESETS_DIR
+) -> web.Application:
     """The whole server for ``settings``; resources open when the app starts.
+
+    ``presets_dir``: where the preset dialogues are read from (the shipped ones).
 
     Each resource has its own cleanup context, so a start that fails half way
     closes, in reverse, exactly what was opened before it.
@@ -118,7 +122,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     )
     # Read and checked here, before anything opens: a bad file stops the start with
     # the file and the field (PresetError).
-    app[PRESETS] = Presets.load()
+    app[PRESETS] = Presets.load(presets_dir)
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)

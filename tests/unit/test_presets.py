@@ -13,6 +13,7 @@ from handoff.dialogues.presets import CONDITIONS, PRESETS_DIR, PresetError, Pres
 
 
 def copy_presets(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for name in CONDITIONS:
         shutil.copy(PRESETS_DIR / f"{name}.yaml", tmp_path / f"{name}.yaml")
     return tmp_path
@@ -219,3 +220,18 @@ def test_templates_are_sandboxed() -> None:
     )
     # The sandbox refuses the attribute: the English text is shown instead.
     assert rendered.messages[0]["text"].startswith("You're number 3 in line")
+
+
+def test_a_broken_shipped_file_stops_the_server_from_starting(tmp_path: Path) -> None:
+    from handoff.app import create_app
+    from tests.conftest import make_settings
+
+    directory = copy_presets(tmp_path / "dialogues")
+    edit(
+        directory / "execute_handoff.yaml",
+        lambda d: d["texts"]["zu"].update(say=["not", "a", "map"]),
+    )
+    with pytest.raises(PresetError) as caught:
+        create_app(make_settings(tmp_path), presets_dir=directory)
+    assert str(directory / "execute_handoff.yaml") in str(caught.value)
+    assert caught.value.where == "texts.zu.say"
