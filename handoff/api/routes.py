@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -10,9 +12,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from handoff.api.auth import bearer, bot_from_request
 from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
-from handoff.errors import Forbidden, StorageUnavailable, Unauthorized
+from handoff.errors import Forbidden, StorageUnavailable, TooLarge, Unauthorized
 from handoff.protocol.bot import HandoffOptionsRequest
 from handoff.protocol.rest import (
+    MAX_PACKET_PART_BYTES,
+    MAX_USER_BYTES,
     HandoffRequest,
     HandoffResponse,
     LoginRequest,
@@ -93,9 +97,25 @@ async def me(request: web.Request) -> web.Response:
     return json_response(await service.describe_agent(record))
 
 
+def _within(value: dict[str, Any] | None, limit: int, field: str) -> None:
+    """A packet part travels in every queue entry agents see: bounded in bytes."""
+    if value is None:
+        return
+    size = len(json.dumps(value, ensure_ascii=False).encode())
+    if size > limit:
+        raise TooLarge(
+            f"{field} is {size} bytes as JSON; the limit is {limit}",
+            field=field,
+            code="field_too_large",
+        )
+
+
 async def execute_handoff(request: web.Request) -> web.Response:
     bot = await bot_from_request(request)
     body = await json_body(request, HandoffRequest)
+    _within(body.user, MAX_USER_BYTES, "user")
+    _within(body.entities, MAX_PACKET_PART_BYTES, "entities")
+    _within(body.error, MAX_PACKET_PART_BYTES, "error")
     service = request.app[SERVICE]
     view = await service.create_handoff(
         bot,
@@ -128,6 +148,7 @@ async def execute_handoff(request: web.Request) -> web.Response:
 async def handoff_options(request: web.Request) -> web.Response:
     bot = await bot_from_request(request)
     body = await json_body(request, HandoffOptionsRequest)
+    _within(body.user, MAX_USER_BYTES, "user")
     options = await request.app[SERVICE].handoff_options(
         bot,
         conversation_id=body.ConversationID,

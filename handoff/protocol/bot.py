@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from handoff.protocol.common import Count
 from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, UserDict
@@ -30,47 +30,48 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """In ``date.weekday()`` order."""
 
-_HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
-
-
-def _time_range(value: list[str]) -> list[str]:
-    start, end = value
-    for part in value:
-        if not _HHMM.fullmatch(part):
-            raise ValueError(f"{part!r} is not a time HH:MM (00:00 to 24:00)")
-    if start >= end:  # zero-padded HH:MM sorts as text
-        raise ValueError(f"the range starts at {start} but ends at {end}; the end must be later")
-    return value
+HHMM_PATTERN = r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$"
+"""A wall-clock time ``HH:MM``, 00:00 to 24:00 (the next midnight)."""
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ZONES: frozenset[str] = frozenset(available_timezones())
+"""Every IANA zone name this server knows (its own ``tzdata``, or the system's)."""
 
 
 def _iso_date(value: str) -> str:
+    # fromisoformat alone also takes "20261225" and "2026-W52-5".
     try:
+        if not _DATE.fullmatch(value):
+            raise ValueError
         return date.fromisoformat(value).isoformat()
     except ValueError:
         raise ValueError(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
-TimeRange = Annotated[list[str], Field(min_length=2, max_length=2), AfterValidator(_time_range)]
-HolidayDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_iso_date)]
+def _known_zone(value: str) -> str:
+    if value not in ZONES:
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Africa/Johannesburg)")
+    return value
+
+
+HHMM = Annotated[str, Field(pattern=HHMM_PATTERN)]
+TimeRange = Annotated[list[HHMM], Field(min_length=2, max_length=2)]
+"""``[start, end]``; an end not after the start is on the next day (an overnight range)."""
+HolidayDate = Annotated[
+    str, AfterValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
+TimeZoneName = Annotated[
+    str, AfterValidator(_known_zone), WithJsonSchema({"type": "string", "enum": sorted(ZONES)})
+]
 
 
 class BusinessHours(RestBody):
     """When a bot's agents work: weekly ranges in an IANA time zone, and closed dates."""
 
-    time_zone: str = Field(min_length=1, max_length=64, examples=["Africa/Johannesburg"])
+    time_zone: TimeZoneName
     weekly: dict[Day, Annotated[list[TimeRange], Field(max_length=12)]]
     """Open ranges per day, ``[["08:00", "17:00"]]``; a day left out is closed."""
     holidays: list[HolidayDate] = Field(default_factory=list, max_length=400)
     """Dates (in the bot's zone) that are closed all day."""
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone") from None
-        return value
 
 
 class HandoffOptionsRequest(RestBody):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from handoff.protocol.common import AgentView, ConversationView, Count, Priority
 from handoff.protocol.events import WIDGET_NAMESPACE, WidgetNamespaceName
 
 __all__ = [
     "CONVERSATION_ID_PATTERN",
+    "MAX_PACKET_PART_BYTES",
     "MAX_USER_BYTES",
     "BotTranscriptLine",
     "BoundedDict",
@@ -53,20 +53,14 @@ MAX_USER_BYTES = 4096
 """The person's details as JSON, at most: they travel in every queue entry agents see."""
 
 
-def _bounded(limit: int) -> Any:
-    def check(value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(value, ensure_ascii=False).encode())
-        if size > limit:
-            raise ValueError(f"is {size} bytes as JSON; the limit is {limit}")
-        return value
+MAX_PACKET_PART_BYTES = 16 * 1024
+"""Entities or an error record as JSON, at most."""
 
-    return AfterValidator(check)
-
-
-UserDict = Annotated[dict[str, Any], _bounded(MAX_USER_BYTES)]
-"""The person's details (name, email, ...): any JSON object of at most 4 KB."""
-BoundedDict = Annotated[dict[str, Any], _bounded(16 * 1024)]
-"""Entities or an error record: any JSON object of at most 16 KB."""
+# Sizes in bytes, which JSON Schema cannot say: checked by the handlers (413, naming the field).
+UserDict = dict[str, Any]
+"""The person's details (name, email, ...): a JSON object of at most 4 KB."""
+BoundedDict = dict[str, Any]
+"""Entities or an error record: a JSON object of at most 16 KB."""
 
 
 class BotTranscriptLine(RestBody):

@@ -11,7 +11,7 @@ import secrets
 import time
 from typing import Any
 
-from handoff.errors import BadRequest, Conflict, TooLarge
+from handoff.errors import Conflict, NotFound, TooLarge
 from handoff.protocol.common import ConversationState, ConversationView, TranscriptItem
 from handoff.protocol.rest import BotTranscriptLine
 from handoff.routing.availability import Availability
@@ -97,11 +97,11 @@ class BotSide:
     async def _check_target(self, bot: BotRecord, agent_id: str, team: str | None) -> None:
         record = await self._ctx.stores.agents.get(agent_id)
         if record is None or record.disabled or bot.id not in record.bots:
-            raise BadRequest(
+            raise NotFound(
                 "agent_id: no such agent serves this bot", field="agent_id", code="unknown_agent"
             )
         if team is not None and team not in record.teams.get(bot.id, []):
-            raise BadRequest(
+            raise NotFound(
                 f"agent_id: the agent is not in team {team!r}",
                 field="agent_id",
                 code="unknown_agent",

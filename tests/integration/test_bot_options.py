@@ -253,10 +253,11 @@ async def test_bad_settings_are_refused_naming_the_field_and_change_nothing(
     cases: list[tuple[Any, str]] = [
         (hours(time_zone="Mars/Olympus_Mons"), "business_hours.time_zone"),
         (hours(time_zone=""), "business_hours.time_zone"),
-        (hours(weekly={"mon": [["8am", "17:00"]]}), "business_hours.weekly.mon.0"),
-        (hours(weekly={"mon": [["08:00", "17:60"]]}), "business_hours.weekly.mon.0"),
-        (hours(weekly={"mon": [["17:00", "08:00"]]}), "business_hours.weekly.mon.0"),
-        (hours(weekly={"mon": [["08:00", "08:00"]]}), "business_hours.weekly.mon.0"),
+        (hours(weekly={"mon": [["8am", "17:00"]]}), "business_hours.weekly.mon.0.0"),
+        (hours(weekly={"mon": [["08:00", "17:60"]]}), "business_hours.weekly.mon.0.1"),
+        (hours(weekly={"mon": [["08:00", "17:00", "18:00"]]}), "business_hours.weekly.mon.0"),
+        (hours(weekly={"mon": [["08:00", 17]]}), "business_hours.weekly.mon.0.1"),
+        (hours(weekly={"mon": "08:00-17:00"}), "business_hours.weekly.mon"),
         (hours(weekly={"funday": [["08:00", "17:00"]]}), "business_hours.weekly.funday.[key]"),
         (hours(holidays=["2026-13-01"]), "business_hours.holidays.0"),
         (hours(holidays=["tomorrow"]), "business_hours.holidays.0"),
@@ -314,8 +315,8 @@ async def test_bad_options_requests(server: Server) -> None:
         (await call(server, bot, "POST", path, {"team": ""}), 400, "invalid_payload", "team"),
         (
             await call(server, bot, "POST", path, {"user": {"bio": "x" * 5000}}),
-            400,
-            "invalid_payload",
+            413,
+            "field_too_large",
             "user",
         ),
         (

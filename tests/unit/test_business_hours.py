@@ -97,6 +97,24 @@ def test_a_range_that_starts_in_the_dst_gap() -> None:
     assert not s.within(utc(2026, 3, 8, 9, 0))  # 05:00 EDT
 
 
+def test_an_end_not_after_the_start_is_on_the_next_day() -> None:
+    # A night shift Friday 22:00 to Saturday 06:00, and Sunday around the clock from 08:00.
+    s = schedule(weekly={"fri": [["22:00", "06:00"]], "sun": [["08:00", "08:00"]]})
+    assert not s.within(utc(2026, 12, 4, 19, 59))  # Friday 21:59 local
+    assert s.within(utc(2026, 12, 4, 20, 0))
+    assert s.within(utc(2026, 12, 5, 3, 59))  # Saturday 05:59
+    assert not s.within(utc(2026, 12, 5, 4, 0))  # Saturday 06:00
+    opens = s.next_open_at(utc(2026, 12, 5, 4, 0))
+    assert opens is not None and opens.isoformat() == "2026-12-06T08:00:00+02:00"
+    assert s.within(utc(2026, 12, 7, 5, 59))  # Monday 07:59: still Sunday's 24 hours
+    assert not s.within(utc(2026, 12, 7, 6, 0))
+    # A holiday closes the day's own ranges; one begun the evening before runs on.
+    held = schedule(weekly={"fri": [["22:00", "06:00"]]}, holidays=["2026-12-05"])
+    assert held.within(utc(2026, 12, 5, 1, 0))
+    closed_friday = schedule(weekly={"fri": [["22:00", "06:00"]]}, holidays=["2026-12-04"])
+    assert not closed_friday.within(utc(2026, 12, 5, 1, 0))
+
+
 def test_no_open_day_has_no_next_opening() -> None:
     s = schedule(weekly={})
     assert not s.within(utc(2026, 12, 1, 10, 0))
@@ -109,11 +127,11 @@ def test_no_open_day_has_no_next_opening() -> None:
     [
         ({"time_zone": "Mars/Olympus", "weekly": {}}, "time_zone"),
         ({"time_zone": "../etc/passwd", "weekly": {}}, "time_zone"),
-        ({"time_zone": "UTC", "weekly": {"mon": [["8:00", "17:00"]]}}, "weekly.mon.0"),
-        ({"time_zone": "UTC", "weekly": {"mon": [["08:00", "25:00"]]}}, "weekly.mon.0"),
+        ({"time_zone": "UTC", "weekly": {"mon": [["8:00", "17:00"]]}}, "weekly.mon.0.0"),
+        ({"time_zone": "UTC", "weekly": {"mon": [["08:00", "25:00"]]}}, "weekly.mon.0.1"),
         (
-            {"time_zone": "UTC", "weekly": {"mon": [["09:00", "17:00"], ["17:00", "08:00"]]}},
-            "weekly.mon.1",
+            {"time_zone": "UTC", "weekly": {"mon": [["09:00", "17:00"], ["17:00", "8:0"]]}},
+            "weekly.mon.1.1",
         ),
         ({"time_zone": "UTC", "weekly": {"mon": [["08:00"]]}}, "weekly.mon.0"),
         ({"time_zone": "UTC", "weekly": {"monday": []}}, "weekly.monday.[key]"),
