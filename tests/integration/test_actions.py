@@ -150,6 +150,9 @@ async def test_bot_break_gives_fallback_and_may_escalate_to_a_human(server: Serv
     assert escalated["handoff"]["ConversationID"] == "conv-break-1"
     view = await server.service.conversation("conv-break-1")
     assert view.state == "pending" and "bot break" in (view.reason or "")
+    # The agent sees what broke: the error is in the handoff packet.
+    error = view.handoff_packet.error
+    assert error is not None and error["kind"] == "exception" and error["line"] == 4
 
 
 async def test_timeouts_bad_returns_and_oversize_details_keep_stored_state(server: Server) -> None:

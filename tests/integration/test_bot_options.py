@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -159,13 +160,16 @@ async def test_queue_full_refuses_new_handoffs_but_not_repeats(server: Server) -
     assert (await options(server, bot))["reason"] == "all_agents_busy"
 
 
-async def _queue_with_waits(server: Server, bot: Bot, waits: list[int]) -> list[str]:
+async def _queue_with_waits(
+    server: Server, bot: Bot, waits: list[int], team: str | None = None
+) -> list[str]:
     """Conversations queued ``waits`` seconds ago (set in the database), not yet assigned."""
     cids = []
     for i, _ in enumerate(waits):
-        cid = (await server.handoff(bot, ConversationID=f"waited-{i}-conversation"))[
-            "ConversationID"
-        ]
+        body: dict[str, Any] = {"ConversationID": f"waited-{i}-{secrets.token_hex(6)}"}
+        if team is not None:
+            body["team"] = team
+        cid = (await server.handoff(bot, **body))["ConversationID"]
         await server.widget(cid, bot)
         cids.append(cid)
     now = datetime.now(UTC)
@@ -337,3 +341,41 @@ async def test_bad_options_requests(server: Server) -> None:
         assert resp.status == 403 and (await resp.json())["error"]["field"] == "bot_id"
     # Refusals disturbed nothing: the bot still answers.
     assert (await options(server, bot))["reason"] == "no_agent_online"
+
+
+async def test_the_estimate_on_postgresql(pg_server: Server) -> None:
+    server = pg_server
+    bot = await server.bot()
+    sock = await server.agent_socket(await server.agent(bot, capacity=10))
+    await sock.call("set_status", {"status": "away"})
+    await _queue_with_waits(server, bot, [30, 90, 100, 500])
+    await sock.call("set_status", {"status": "online"})
+    for _ in range(4):
+        await sock.rec.wait("conversation_assigned")
+    answer = await options(server, bot, team=None)
+    # The median of four: (90 + 100) / 2.
+    assert 94 <= answer["estimated_wait_seconds"] <= 100, answer
+    assert answer["messages"][0]["text"] == "An agent can help you (about 2 min)."
+
+
+async def test_a_team_with_history_gets_its_own_estimate(server: Server) -> None:
+    bot = await server.bot()
+    sock = await server.agent_socket(await server.agent(bot, capacity=20, teams=["vip"]))
+    await sock.call("set_status", {"status": "away"})
+    await _queue_with_waits(server, bot, [600, 610, 620], team=None)
+    await _queue_with_waits(server, bot, [20, 30], team="vip")
+    await sock.call("set_status", {"status": "online"})
+    for _ in range(5):
+        await sock.rec.wait("conversation_assigned")
+    # Two vip waits are too few of their own: the bot's five (median 600) answer.
+    vip = await options(server, bot, team="vip")
+    assert 599 <= vip["estimated_wait_seconds"] <= 605, vip
+    await sock.call("set_status", {"status": "away"})
+    await _queue_with_waits(server, bot, [40], team="vip")
+    await sock.call("set_status", {"status": "online"})
+    await sock.rec.wait("conversation_assigned")
+    vip = await options(server, bot, team="vip")
+    assert 29 <= vip["estimated_wait_seconds"] <= 35, vip  # the median of 20, 30, 40
+    anyone = await options(server, bot)
+    # The bot's six (20, 30, 40, 600, 610, 620): their median is (40 + 600) / 2.
+    assert 319 <= anyone["estimated_wait_seconds"] <= 325, anyone
