@@ -62,6 +62,21 @@ class Availability:
     def __init__(self, ctx: Context, presets: Presets) -> None:
         self._ctx = ctx
         self.presets = presets
+        self._own: dict[str, Presets] = {}
+
+    def use_presets(self, bot_id: str, presets: Presets | None) -> None:
+        """Render this bot's messages from ``presets`` (its overrides merged over the
+        shipped ones, see ``Presets.merged``); None: the shipped ones again.
+
+        Kept per process: each process loads the bot's dialogue file itself.
+        """
+        if presets is None:
+            self._own.pop(bot_id, None)
+        else:
+            self._own[bot_id] = presets
+
+    def _presets(self, bot: BotRecord) -> Presets:
+        return self._own.get(bot.id, self.presets)
 
     async def _now(self, bot: BotRecord, team: str | None, now: datetime) -> _Now:
         ctx = self._ctx
@@ -130,7 +145,9 @@ class Availability:
             "team": team,
             "user": user,
         }
-        rendered = self.presets.render("provide_handoff_options", state.reason, language, context)
+        rendered = self._presets(bot).render(
+            "provide_handoff_options", state.reason, language, context
+        )
         return HandoffOptions(
             available=state.reason in ("agents_available", "all_agents_busy"),
             reason=state.reason,
@@ -151,22 +168,29 @@ class Availability:
             return None
         return await self._ctx.state.position(bot.id, conversation_id)
 
-    async def gate(self, bot: BotRecord, team: str | None) -> None:
-        """Refuse a new handoff while the bot is closed or its queue is full (409)."""
-        state = await self._now(bot, team, datetime.now(UTC))
-        if state.reason == "outside_business_hours":
-            opens = state.next_open_at.isoformat() if state.next_open_at else "not scheduled"
+    async def gate(self, bot: BotRecord) -> None:
+        """Refuse a new handoff while the bot is closed or its queue is full (409).
+
+        Whoever is online: a full queue is full with nobody online too.
+        """
+        now = datetime.now(UTC)
+        schedule = Schedule.from_stored(bot.business_hours)
+        if schedule is not None and not schedule.within(now):
+            opens_at = schedule.next_open_at(now)
+            opens = opens_at.isoformat() if opens_at else "not scheduled"
             raise Conflict(
                 f"outside business hours (next open: {opens}); offer to leave a message",
                 field="business_hours",
                 code="outside_business_hours",
             )
-        if state.reason == "queue_full":
-            raise Conflict(
-                f"the queue is full ({state.queue_length} of {bot.max_queue_length})",
-                field="max_queue_length",
-                code="queue_full",
-            )
+        if bot.max_queue_length is not None:
+            waiting = len(await self._ctx.state.queue(bot.id))
+            if waiting >= bot.max_queue_length:
+                raise Conflict(
+                    f"the queue is full ({waiting} of {bot.max_queue_length} wait)",
+                    field="max_queue_length",
+                    code="queue_full",
+                )
 
     async def placement(
         self, bot: BotRecord, view: ConversationView, language: str | None
@@ -194,7 +218,7 @@ class Availability:
             "team": view.team,
             "user": view.user,
         }
-        rendered = self.presets.render("execute_handoff", condition, language, context)
+        rendered = self._presets(bot).render("execute_handoff", condition, language, context)
         return Placement(position, wait, rendered)
 
 

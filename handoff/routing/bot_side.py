@@ -69,7 +69,7 @@ class BotSide:
             )
         if agent_id is not None:
             await self._check_target(bot, agent_id, team)
-        await self._availability.gate(bot, team)
+        await self._availability.gate(bot)
         details: dict[str, Any] = {
             "user": user,
             "reason": reason,

@@ -73,6 +73,7 @@ class HandoffService:
         self.handoff_options = availability.handoff_options
         self.create_handoff = BotSide(ctx, availability).create_handoff
         self.handoff_placement = availability.placement
+        self.use_presets = availability.use_presets
         self.conversation = ctx.conversation
         # widgets
         self.widget_generation = widgets.generation

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from handoff.api.keys import PRESETS
 from handoff.app import ENGINE
 from handoff.storage.tables import conversations
 from tests.conftest import Bot, Server, make_settings, start_server, stop_server
@@ -379,3 +380,35 @@ async def test_a_team_with_history_gets_its_own_estimate(server: Server) -> None
     anyone = await options(server, bot)
     # The bot's six (20, 30, 40, 600, 610, 620): their median is (40 + 600) / 2.
     assert 319 <= anyone["estimated_wait_seconds"] <= 325, anyone
+
+
+async def test_a_full_queue_refuses_even_with_nobody_online(server: Server) -> None:
+    bot = await server.bot()
+    assert (await call(server, bot, "PATCH", "", {"max_queue_length": 1}))[0] == 200
+    cid = (await server.handoff(bot))["ConversationID"]
+    await server.widget(cid, bot)
+    answer = await options(server, bot)
+    assert answer["reason"] == "no_agent_online" and answer["queue_length"] == 1
+    status, refused = await call(server, bot, "POST", "/handoff", {})
+    assert status == 409 and refused["error"]["code"] == "queue_full"
+
+
+async def test_a_bots_own_presets_are_used_for_its_messages(server: Server) -> None:
+    bot = await server.bot()
+    other = await server.bot()
+    shipped = server.app[PRESETS]
+    own = shipped.merged(
+        {
+            "provide_handoff_options": {
+                "texts": {"en": {"say": {"no_agent_online": "Hi {{ user.name }}, we're all out."}}}
+            }
+        },
+        source="shop.yaml",
+    )
+    server.service.use_presets(bot.id, own)
+    answer = await options(server, bot, user={"name": "Thandi"})
+    assert answer["messages"][0]["text"] == "Hi Thandi, we're all out."
+    # Another bot keeps the shipped texts; and so does this one once they are dropped.
+    assert (await options(server, other))["messages"][0]["text"].startswith("No agent is online")
+    server.service.use_presets(bot.id, None)
+    assert (await options(server, bot))["messages"][0]["text"].startswith("No agent is online")
