@@ -9,9 +9,10 @@ The reason, first that applies:
 - ``agents_available``: an online agent has a free slot.
 
 ``available`` is true for the last two: joining the queue works (with all agents busy
-the person waits for the first free slot, in auto and manual mode alike). The first
-two refuse ``execute_handoff`` with 409 and that code, so a bot offers "leave a
-message" instead; nobody online does not (the person may wait for the bot's wait limit).
+the person waits for the first free slot, in auto and manual mode alike). Closed
+hours and a full queue (full whoever is online) refuse a new ``execute_handoff`` with
+409 and that code, so a bot offers "leave a message" instead; nobody online does not
+(the person may wait for the bot's wait limit).
 """
 
 from __future__ import annotations
