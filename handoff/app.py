@@ -2,7 +2,8 @@
 
 Nothing runs at import. Every resource is opened before ``yield`` and closed
 after it in its own ``app.cleanup_ctx`` entry, in the order listed in
-:func:`create_app`: database, message writer, routing, runner pool, housekeeping.
+:func:`create_app`: database, message writer, webhook sender, routing, runner pool,
+housekeeping.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.cors import cors_middleware
-from handoff.api.keys import ACTIONS, DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
+from handoff.api.keys import (
+    ACTIONS,
+    DEVICES,
+    LOGIN_THROTTLE,
+    SERVICE,
+    SETTINGS,
+    SIGNER,
+    WEBHOOKS,
+)
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
+from handoff.api.webhooks import setup_webhook_routes
 from handoff.config import Settings, load_secret_key
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
@@ -46,7 +56,10 @@ from handoff.storage.db import checkpoint, make_engine
 from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
+from handoff.storage.offline import OfflineMessageRepo
+from handoff.storage.outbox import OutboxRepo, OutboxSignal
 from handoff.storage.writer import MessageWriter
+from handoff.webhooks import WebhookSender
 
 __all__ = ["AGENT_SOCKETS", "ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
 
@@ -134,6 +147,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         finally:
             await writer.close()
 
+    # Repositories that write webhook events set it after their commit; the sender waits on it.
+    outbox_signal = OutboxSignal()
+
+    async def webhooks(app: web.Application) -> AsyncIterator[None]:
+        sender = WebhookSender(OutboxRepo(app[ENGINE]), outbox_signal, settings)
+        await sender.start()
+        app[WEBHOOKS] = sender
+        try:
+            yield
+        finally:
+            await sender.aclose()
+
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
         state = MemoryState()
@@ -144,9 +169,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
                 bots=BotRepo(engine),
                 stores=Stores(
                     agents=AgentRepo(engine),
-                    conversations=ConversationRepo(engine),
+                    conversations=ConversationRepo(engine, outbox=outbox_signal),
                     messages=MessageRepo(engine),
                     writer=app[WRITER],
+                    offline=OfflineMessageRepo(engine, outbox=outbox_signal),
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),
@@ -202,9 +228,12 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app.cleanup_ctx.extend([database, message_writer, routing, runner_pool, housekeeping])
+    app.cleanup_ctx.extend(
+        [database, message_writer, webhooks, routing, runner_pool, housekeeping]
+    )
     setup_routes(app)
     setup_action_routes(app)
+    setup_webhook_routes(app)
     setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)

@@ -1,5 +1,5 @@
-"""``handoff serve | migrate | create-bot | create-agent | disable-agent | enable-agent |
-delete-agent``."""
+"""``handoff serve | migrate | create-bot | update-bot | create-agent | disable-agent |
+enable-agent | delete-agent``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.protocol.actions import check_webhook_url
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import ErrorKind, RunnerPool
 from handoff.runner.sandbox import find_bubblewrap
@@ -160,13 +161,62 @@ def create_bot(args: argparse.Namespace) -> None:
             args.name,
             assignment_mode=args.assignment,
             wait_limit_seconds=args.wait_limit,
-            webhook_url=args.webhook_url,
+            webhook_url=_webhook_url(args.webhook_url),
+            webhook_secret=_webhook_secret(args.webhook_secret),
         )
         return {
             "bot_id": bot.id,
             "api_key": key,
             "name": bot.name,
             "assignment_mode": bot.assignment_mode,
+            "webhook_url": bot.webhook_url,
+            "webhook_secret_set": bot.webhook_secret is not None,
+        }
+
+    _with_db(work)
+
+
+def _webhook_url(value: str | None) -> str | None:
+    """``--webhook-url``: an http(s) URL; ``""`` clears it."""
+    if not value:
+        return None
+    try:
+        check_webhook_url(value)
+    except ValueError as exc:
+        sys.exit(f"handoff: --webhook-url {value}: {exc}")
+    return value
+
+
+def _webhook_secret(value: str | None) -> str | None:
+    """``--webhook-secret``: 16-200 characters; ``""`` clears it (webhooks go unsigned)."""
+    if not value:
+        return None
+    if not 16 <= len(value) <= 200:
+        sys.exit("handoff: --webhook-secret: must be 16 to 200 characters")
+    return value
+
+
+def update_bot(args: argparse.Namespace) -> None:
+    """Change a bot's webhook settings; an option left out keeps what is stored."""
+
+    async def work(engine: Any) -> dict[str, Any]:
+        repo = BotRepo(engine)
+        if await repo.get(args.bot) is None:
+            sys.exit(f"handoff: --bot {args.bot}: no such bot")
+        changes: dict[str, object] = {}
+        if args.webhook_url is not None:
+            changes["webhook_url"] = _webhook_url(args.webhook_url)
+        if args.webhook_secret is not None:
+            changes["webhook_secret"] = _webhook_secret(args.webhook_secret)
+        if changes:
+            await repo.update(args.bot, **changes)
+        bot = await repo.get(args.bot)
+        assert bot is not None
+        return {
+            "bot_id": bot.id,
+            "name": bot.name,
+            "webhook_url": bot.webhook_url,
+            "webhook_secret_set": bot.webhook_secret is not None,
         }
 
     _with_db(work)
@@ -252,8 +302,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--assignment", choices=["auto", "manual"], default="auto")
     p.add_argument("--wait-limit", type=float, help="seconds a person may wait for an agent")
-    p.add_argument("--webhook-url")
+    p.add_argument("--webhook-url", help="where webhooks go (http or https)")
+    p.add_argument("--webhook-secret", help="signs webhooks (16-200 characters)")
     p.set_defaults(func=create_bot)
+    p = sub.add_parser("update-bot", help="change a bot's webhook URL or secret")
+    p.add_argument("--bot", required=True, help="the bot's id")
+    p.add_argument("--webhook-url", help="an http(s) URL; '' stops webhooks")
+    p.add_argument("--webhook-secret", help="16-200 characters; '' sends them unsigned")
+    p.set_defaults(func=update_bot)
     p = sub.add_parser("create-agent", help="create an agent for one or more bots")
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)

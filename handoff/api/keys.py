@@ -9,8 +9,9 @@ from handoff.config import Settings
 from handoff.ratelimit import SignInThrottle
 from handoff.routing.service import HandoffService
 from handoff.security import DeviceTokens, TokenSigner
+from handoff.webhooks import WebhookSender
 
-__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "SERVICE", "SETTINGS", "SIGNER"]
+__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "SERVICE", "SETTINGS", "SIGNER", "WEBHOOKS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", HandoffService)
@@ -18,3 +19,4 @@ SIGNER = web.AppKey("signer", TokenSigner)
 LOGIN_THROTTLE = web.AppKey[SignInThrottle]("login_throttle")
 DEVICES = web.AppKey("devices", DeviceTokens)
 ACTIONS = web.AppKey("actions", ActionService)
+WEBHOOKS = web.AppKey("webhooks", WebhookSender)

@@ -16,6 +16,8 @@ from handoff.api.middleware import json_response
 from handoff.protocol import actions as act
 from handoff.protocol import rest
 from handoff.protocol.common import AgentView, ConversationView
+from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
+from handoff.protocol.webhooks import DeliveryList, DeliveryView
 
 __all__ = ["openapi_document", "setup_openapi"]
 
@@ -145,6 +147,29 @@ OPS = [
         act.EnvRequest,
     ),
     Op("delete", B + "/env/{name}", "Delete an env variable", BOT, OkResponse),
+    Op(
+        "get",
+        B + "/webhooks/deliveries",
+        "Webhook deliveries, newest first (?status=pending|delivered|failed, ?limit=1..500)",
+        BOT,
+        DeliveryList,
+    ),
+    Op(
+        "post",
+        B + "/webhooks/deliveries/{delivery_id}/retry",
+        "Send a failed (or pending) webhook again now",
+        BOT,
+        DeliveryView,
+    ),
+    Op(
+        "post",
+        B + "/handoff/messages",
+        "Leave a message for the bot's agents (fires message.left)",
+        BOT,
+        OfflineMessageView,
+        LeaveMessageRequest,
+        201,
+    ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),
 ]

@@ -25,6 +25,8 @@ class BotRecord:
     action_timeout_seconds: float | None = None
     escalate_on_break: bool = False
     fallback_message: str | None = None
+    webhook_secret: str | None = None
+    """Keys the webhook signature; never shown by the API (only whether it is set)."""
 
 
 def hash_api_key(key: str) -> str:
@@ -44,6 +46,7 @@ def _record(row: sa.Row[tuple[object, ...]]) -> BotRecord:
         action_timeout_seconds=m["action_timeout_seconds"],
         escalate_on_break=bool(m["escalate_on_break"]),
         fallback_message=m["fallback_message"],
+        webhook_secret=m["webhook_secret"],
     )
 
 
@@ -58,6 +61,7 @@ class BotRepo:
         assignment_mode: str = "auto",
         wait_limit_seconds: float | None = None,
         webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> tuple[BotRecord, str]:
         """A new bot and its API key (shown once; only its hash is stored)."""
         bot_id = "bot_" + secrets.token_hex(8)
@@ -71,10 +75,18 @@ class BotRepo:
                     assignment_mode=assignment_mode,
                     wait_limit_seconds=wait_limit_seconds,
                     webhook_url=webhook_url,
+                    webhook_secret=webhook_secret,
                     created_at=utcnow(),
                 )
             )
-        record = BotRecord(bot_id, name, assignment_mode, wait_limit_seconds, webhook_url)
+        record = BotRecord(
+            bot_id,
+            name,
+            assignment_mode,
+            wait_limit_seconds,
+            webhook_url,
+            webhook_secret=webhook_secret,
+        )
         return record, api_key
 
     async def get(self, bot_id: str) -> BotRecord | None:
