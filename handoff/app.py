@@ -228,9 +228,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app.cleanup_ctx.extend(
-        [database, message_writer, webhooks, routing, runner_pool, housekeeping]
-    )
+    app.cleanup_ctx.extend([database, message_writer, webhooks, routing, runner_pool, housekeeping])
     setup_routes(app)
     setup_action_routes(app)
     setup_webhook_routes(app)

@@ -229,4 +229,3 @@ class BotSettingsPatch(RestBody):
         if value is not None:
             check_webhook_url(value)
         return value
-

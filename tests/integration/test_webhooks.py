@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from itertools import pairwise
 from collections.abc import AsyncIterator
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -424,10 +424,7 @@ async def test_the_lease_lets_one_of_many_senders_send_each_event_on_postgres(
     await sender(server).settle()
     # Four senders (as four processes would) race for the same due rows.
     engine = server.app[ENGINE]
-    others = [
-        WebhookSender(OutboxRepo(engine), OutboxSignal(), server.settings)
-        for _ in range(3)
-    ]
+    others = [WebhookSender(OutboxRepo(engine), OutboxSignal(), server.settings) for _ in range(3)]
     for s in others:
         await s.start(background=False)
     try:

@@ -92,10 +92,9 @@ class Receiver:
         """The deliveries it answered with a 2xx, in the order they came."""
         return [r for r in self.received if 200 <= r.answered < 300]
 
-    async def wait_for(
-        self, where: Callable[[Receiver], bool], *, within: float = TIMEOUT
-    ) -> None:
+    async def wait_for(self, where: Callable[[Receiver], bool], *, within: float = TIMEOUT) -> None:
         """Until ``where(self)`` holds (woken by each request; no polling)."""
+
         async def until() -> None:
             async with self._changed:
                 await self._changed.wait_for(lambda: where(self))
@@ -104,4 +103,5 @@ class Receiver:
             await asyncio.wait_for(until(), within)
         except TimeoutError:
             got = [(r.answered, r.event["type"]) for r in self.received]
-            raise AssertionError(f"receiver: condition not met within {within}s; got {got}") from None
+            message = f"receiver: condition not met within {within}s; got {got}"
+            raise AssertionError(message) from None
