@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     """How often the sender looks for due rows (events of this process wake it at once)."""
     webhook_concurrency_per_bot: int = Field(default=4, ge=1, le=100)
     """Deliveries in flight at once for one bot, so a slow endpoint holds only its own."""
+    webhook_retention_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    """Delivered and failed webhook events are deleted this long after their creation."""
 
     @field_validator(
         "login_failures_per_account_address",

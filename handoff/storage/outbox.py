@@ -255,6 +255,16 @@ class OutboxRepo:
             )
         return result.rowcount == 1
 
+    async def purge(self, before: datetime) -> int:
+        """Delete delivered and failed rows created before ``before``; returns how many."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                _o.delete().where(
+                    _o.c.status != DeliveryStatus.PENDING.value, _o.c.created_at < before
+                )
+            )
+        return int(result.rowcount or 0)
+
     async def backlog(self) -> int:
         """Rows not delivered and not given up on."""
         async with self._engine.connect() as conn:

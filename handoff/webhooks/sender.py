@@ -44,6 +44,8 @@ log = logging.getLogger("handoff.webhooks")
 
 _BATCH = 200
 """Rows looked at per pass; the rest wait for the next pass (a second at most)."""
+_PURGE_EVERY = 600.0
+"""Seconds between two purges of old delivered and failed rows."""
 _LEASE_MARGIN = 30.0
 """A lease outlives the request's timeout by this, so it never runs out mid-attempt."""
 
@@ -121,14 +123,23 @@ class WebhookSender:
         while self._inflight:
             await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
 
+    async def purge(self, now: float | None = None) -> int:
+        """Delete delivered and failed events older than ``HANDOFF_WEBHOOK_RETENTION_SECONDS``."""
+        t = self._clock() if now is None else now
+        return await self._outbox.purge(_at(t - self._settings.webhook_retention_seconds))
+
     async def _run(self) -> None:
         event = self._signal.event
+        purged_at = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), self._settings.webhook_poll_seconds)
             event.clear()
             try:
                 await self._dispatch(None)
+                if self._clock() - purged_at >= _PURGE_EVERY:
+                    purged_at = self._clock()
+                    await self.purge()
             except Exception:  # the database is down: try again on the next pass
                 log.exception("webhook sender pass failed")
 
@@ -144,7 +155,7 @@ class WebhookSender:
             if row.id in self._inflight or self._per_bot[row.bot_id] >= limit:
                 continue
             claimed = await self._outbox.claim(row.id, self._owner, at, until)
-            if claimed is None:  # another sender has it
+            if claimed is None or row.id in self._inflight:  # another sender (or pass) has it
                 continue
             self._per_bot[row.bot_id] += 1
             task = asyncio.create_task(self._deliver(claimed, now))

@@ -207,6 +207,15 @@ async def test_a_500_is_retried_and_a_conversation_keeps_its_order(
     await sender(server).settle()
     done = await deliveries(server, bot, "?status=delivered")
     assert len(done) == 3 and {d["attempts"] for d in done} == {1, 2}
+    await sender(server).run_once()  # a pass counts the backlog again
+    async with server.http.get(f"{server.url}/metrics") as resp:
+        metrics = await resp.text()
+    assert 'handoff_webhook_deliveries_total{result="retry"}' in metrics
+    assert "handoff_webhook_outbox_backlog 0.0" in metrics
+    # Kept for HANDOFF_WEBHOOK_RETENTION_SECONDS, then purged; pending ones never are.
+    assert await sender(server).purge(time.time()) == 0
+    assert await sender(server).purge(time.time() + 8 * 24 * 3600) == 3
+    assert await deliveries(server, bot) == []
 
 
 async def test_retries_last_a_day_then_fail_and_can_be_sent_again(
