@@ -131,6 +131,7 @@ class WebhookSender:
     async def _run(self) -> None:
         event = self._signal.event
         purged_at = 0.0
+        failing = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), self._settings.webhook_poll_seconds)
@@ -141,7 +142,14 @@ class WebhookSender:
                     purged_at = self._clock()
                     await self.purge()
             except Exception:  # the database is down: try again on the next pass
-                log.exception("webhook sender pass failed")
+                # Once per episode, not once a second while it lasts.
+                if not failing:
+                    log.exception("webhook sender pass failed; retrying every pass")
+                failing = True
+            else:
+                if failing:
+                    log.info("webhook sender passes work again")
+                failing = False
 
     async def _dispatch(self, now: float | None) -> list[asyncio.Task[None]]:
         t = self._clock() if now is None else now

@@ -363,6 +363,12 @@ async def test_webhooks_only_for_bots_with_a_url_and_unsigned_without_a_secret(
     (r,) = receiver.ok()
     assert "X-Handoff-Signature" not in r.headers
     assert r.headers["X-Handoff-Delivery"] and r.headers["X-Handoff-Timestamp"].isdigit()
+    # A change made while the bot has no URL is never written, so never sent later.
+    await configure(server, bot, None, secret=None)
+    sock = await server.agent_socket(await server.agent(bot))
+    await sock.rec.wait("conversation_assigned")
+    await configure(server, bot, receiver.url, secret=None)
+    assert [d["type"] for d in await deliveries(server, bot)] == ["conversation.queued"]
 
 
 async def test_bad_webhook_settings_and_delivery_requests(
