@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
+from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import ACTIONS, DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import error_middleware
@@ -205,6 +206,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.cleanup_ctx.extend([database, message_writer, routing, runner_pool, housekeeping])
     setup_routes(app)
     setup_action_routes(app)
+    setup_dialogues(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)
