@@ -98,6 +98,8 @@ def _from_validation(file: str, data: dict[str, Any], exc: ValidationError) -> D
             if len(loc) > 2 and isinstance(item, dict) and loc[2] == item.get("type")
             else loc[2:]
         )
+    if first.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        loc.append("type")
     field = ".".join(str(p) for p in loc) or None
     return DialogueError(file, node, field, message)
 
