@@ -12,7 +12,15 @@ import functools
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from handoff.dialogues.templates import check_expression, check_template
 
@@ -106,7 +114,18 @@ class HslFrom(_Model):
     hsl_from: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
 
-Message = Annotated[str, Field(max_length=4000)] | HslElement | HslFrom
+def _message_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "hsl_from" if "hsl_from" in value else "element"
+    return "text"
+
+
+Message = Annotated[
+    Annotated[Annotated[str, Field(max_length=4000)], Tag("text")]
+    | Annotated[HslElement, Tag("element")]
+    | Annotated[HslFrom, Tag("hsl_from")],
+    Discriminator(_message_kind),
+]
 """A plain string is a ``TEXT`` element whose text is a template."""
 
 

@@ -193,8 +193,13 @@ async def test_a_bot_break_says_the_fallback_or_hands_off_with_the_error(server:
     assert texts(broke) == ["Sorry, something went wrong on my side. Please try again."]
     assert broke["state"] == "ended" and broke["handoff"] is None
 
-    status, _ = await call(server, bot, "PATCH", "", {"escalate_on_break": True,
-                                                       "fallback_message": "Oops, one moment."})
+    status, _ = await call(
+        server,
+        bot,
+        "PATCH",
+        "",
+        {"escalate_on_break": True, "fallback_message": "Oops, one moment."},
+    )
     assert status == 200
     cid = "break-conversation-2"
     await say(server, bot, cid)
@@ -211,9 +216,7 @@ async def test_a_bot_break_says_the_fallback_or_hands_off_with_the_error(server:
 
 async def test_an_unpublished_action_and_a_failing_template_are_bot_breaks(server: Server) -> None:
     bot = await server.bot()
-    status, _ = await call(
-        server, bot, "PUT", "/dialogue", data=BROKEN, content_type="text/yaml"
-    )
+    status, _ = await call(server, bot, "PUT", "/dialogue", data=BROKEN, content_type="text/yaml")
     assert status == 200
     await say(server, bot, "unpublished-1")
     broke = await say(server, bot, "unpublished-1", message="1234")
@@ -298,7 +301,14 @@ async def test_bad_input_is_refused_clearly(server: Server) -> None:
     flow = {
         "start": "ask",
         "nodes": [
-            {"id": "ask", "type": "ask", "entity": "x", "prompt": ["?"], "regex": "(", "next": "ask"}
+            {
+                "id": "ask",
+                "type": "ask",
+                "entity": "x",
+                "prompt": ["?"],
+                "regex": "(",
+                "next": "ask",
+            }
         ],
     }
     status, body = await call(server, bot, "PUT", "/dialogue", flow)
