@@ -335,3 +335,83 @@ async def test_bad_input_is_refused_clearly(server: Server) -> None:
     assert status == 400 and "not valid YAML: line 1" in body["error"]["message"]
     status, body = await call(server, bot, "GET", "/dialogue")
     assert status == 404  # nothing refused was stored
+
+
+async def test_provide_handoff_options_comes_from_the_handoff_core(server: Server) -> None:
+    """Runs once the options API (``HandoffService.handoff_options``) is merged: the demo's
+    offer then shows the presets' messages, not the node's stand-in."""
+    if not hasattr(server.service, "handoff_options"):
+        pytest.skip("runs once HandoffService.handoff_options is merged")
+    bot = await demo_bot(server)
+    cid = "options-conversation"
+    await server.agent_socket(await server.agent(bot))
+    await say(server, bot, cid)
+    offer = await say(server, bot, cid, message="agent", user={"language_code": "en"})
+    assert offer["session"]["node"] == "offer_human"
+    stand_in = "Would you like to chat with one of our agents?"
+    assert stand_in not in [m.get("text") for m in offer["messages"]]
+    assert offer["messages"], offer
+
+
+async def test_a_stale_session_save_is_refused(server: Server) -> None:
+    from handoff.app import ENGINE
+    from handoff.storage.dialogues import DialogueRepo, SessionConflict, SessionRecord
+
+    bot = await server.bot()
+    repo = DialogueRepo(server.app[ENGINE])
+    first = SessionRecord(bot.id, "stale-conversation", "a", "bot")
+    assert await repo.save_session(first) == 1
+    with pytest.raises(SessionConflict):
+        await repo.save_session(first)  # version 0 again: someone inserted meanwhile
+    read = await repo.session(bot.id, "stale-conversation")
+    assert read is not None and read.version == 1
+    assert (
+        await repo.save_session(SessionRecord(bot.id, read.conversation_id, "b", "bot", version=1))
+        == 2
+    )
+    with pytest.raises(SessionConflict):
+        await repo.save_session(read)  # read at 1, stored is 2
+    after = await repo.session(bot.id, "stale-conversation")
+    assert after is not None and after.node == "b" and after.version == 2
+
+
+async def test_the_demo_bot_on_postgresql(pg_server: Server) -> None:
+    bot = await pg_server.bot()
+    status, _ = await call(
+        pg_server, bot, "PUT", "/dialogue", data=DEMO.read_text(), content_type="application/yaml"
+    )
+    assert status == 200
+    cid = "pg-conversation-1"
+    await say(pg_server, bot, cid, user={"full_name": "Sipho"})
+    await say(pg_server, bot, cid, payload="/order")
+    bad = await say(pg_server, bot, cid, message="12")
+    assert bad["session"]["retries"] == 1
+    handed = await say(pg_server, bot, cid, message="human")
+    assert handed["session"]["node"] == "offer_human"
+
+
+def test_create_bot_refuses_a_bad_dialogue_and_makes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEMO.read_text().replace("next: lookup", "next: look_up"))
+    done = subprocess.run(
+        [sys.executable, "-m", "handoff.cli", "create-bot", "--name", "X", "--dialogue", str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HANDOFF_DATA_DIR": str(tmp_path / "data")},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0 and done.stdout == ""
+    assert "bad.yaml: node 'ask_order': field 'next': no node 'look_up'" in done.stderr
+    assert not (tmp_path / "data").exists()  # checked before any database was touched
+
+
+async def test_set_dialogue_replaces_a_bots_flow(server: Server) -> None:
+    bot = await server.bot()
+    made = cli(server.settings.data_dir, "set-dialogue", "--bot", bot.id, str(DEMO))
+    assert made["bot_id"] == bot.id and made["dialogue"]["revision"] == 1
+    hello = await say(server, bot, "set-dialogue-1")
+    assert texts(hello)[0] == "Hi! I'm the demo shop bot."
+    again = cli(server.settings.data_dir, "set-dialogue", "--bot", bot.id, str(DEMO))
+    assert again["dialogue"]["revision"] == 2
+    assert again["actions"]["order_status"]["production_version"] == 1  # same code, same version
