@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cachetools import LRUCache
+
 from handoff.actions.service import ActionService
 from handoff.dialogues.engine import (
     ActionDone,
@@ -40,9 +42,19 @@ from handoff.routing.service import HandoffService
 from handoff.storage.bots import BotRecord
 from handoff.storage.dialogues import DialogueRepo, SessionConflict, SessionRecord, StoredFlow
 
-__all__ = ["MAX_EFFECTS", "Conversed", "DialogueRuntime", "provide_options", "returned_outcome"]
+__all__ = [
+    "FLOW_CACHE_SIZE",
+    "MAX_EFFECTS",
+    "Conversed",
+    "DialogueRuntime",
+    "provide_options",
+    "returned_outcome",
+]
 
 log = logging.getLogger(__name__)
+
+FLOW_CACHE_SIZE = 1024
+"""Parsed flows kept per process (by bot, checked against the stored revision each turn)."""
 
 MAX_EFFECTS = 10
 """Effects (actions, handoffs) carried out in one turn at most: a flow that calls actions in
@@ -127,7 +139,7 @@ class DialogueRuntime:
         self._service = service
         self._actions = actions
         self._socket_url = socket_url
-        self._flows: dict[str, tuple[int, Flow]] = {}
+        self._flows: LRUCache[str, tuple[int, Flow]] = LRUCache(maxsize=FLOW_CACHE_SIZE)
         # One turn at a time per conversation in this process; the version check covers
         # turns on other processes.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
@@ -202,6 +214,10 @@ class DialogueRuntime:
             retries=record.retries,
             user=user if user is not None else record.user,
         )
+        if state.status != "with_agent" and state.node is not None and state.node not in flow.index:
+            # The bot saved a new flow without this node: start again rather than fail.
+            log.info("dialogue of %s: node %s is gone; %s starts again", bot.id, state.node, cid)
+            state = SessionState(user=state.user)
         messages: list[dict[str, Any]] = []
         if state.status == "with_agent":
             view = await self._conversation(cid)

@@ -415,3 +415,16 @@ async def test_set_dialogue_replaces_a_bots_flow(server: Server) -> None:
     again = cli(server.settings.data_dir, "set-dialogue", "--bot", bot.id, str(DEMO))
     assert again["dialogue"]["revision"] == 2
     assert again["actions"]["order_status"]["production_version"] == 1  # same code, same version
+
+
+async def test_a_new_flow_without_the_sessions_node_starts_it_again(server: Server) -> None:
+    bot = await server.bot()
+    status, _ = await call(server, bot, "PUT", "/dialogue", data=BROKEN, content_type="text/yaml")
+    assert status == 200
+    cid = "replaced-flow-1"
+    assert texts(await say(server, bot, cid)) == ["Your code?"]
+    other = {"start": "hello", "nodes": [{"id": "hello", "type": "say", "messages": ["New!"]}]}
+    status, stored = await call(server, bot, "PUT", "/dialogue", other)
+    assert status == 200 and stored["revision"] == 2
+    again = await say(server, bot, cid, message="1234")
+    assert texts(again) == ["New!"] and again["session"]["node"] == "hello"
