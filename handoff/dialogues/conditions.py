@@ -10,11 +10,11 @@ person seeing an error.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from handoff.dialogues.flow import Case, Condition
+from handoff.dialogues.patterns import search
 from handoff.dialogues.templates import TemplateFailed, evaluate
 
 __all__ = ["MISSING", "first_match", "lookup", "matches", "template_context"]
@@ -84,9 +84,7 @@ def matches(
     if value is MISSING:
         return False
     if condition.regex is not None:
-        return isinstance(value, str | int | float) and (
-            re.search(condition.regex, str(value)) is not None
-        )
+        return isinstance(value, str | int | float) and search(condition.regex, str(value))
     if condition.in_ is not None:
         return any(_same(value, option) for option in condition.in_)
     return _same(value, condition.equals)

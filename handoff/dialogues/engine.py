@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -30,6 +29,7 @@ from handoff.dialogues.flow import (
     OnReturn,
     SayNode,
 )
+from handoff.dialogues.patterns import search
 from handoff.dialogues.templates import TemplateFailed, render
 
 __all__ = [
@@ -225,7 +225,7 @@ class Engine:
                 return trigger.goto
             if folded and any(folded == k.casefold() for k in trigger.keywords):
                 return trigger.goto
-            if text and trigger.regex and re.search(trigger.regex, text):
+            if text and trigger.regex and search(trigger.regex, text):
                 return trigger.goto
         return None
 
@@ -240,7 +240,7 @@ class Engine:
         value = value.strip()
         accepted: str | None = None
         if node.regex is not None:
-            accepted = value if value and re.search(node.regex, value) else None
+            accepted = value if value and search(node.regex, value) else None
         else:
             assert node.choices is not None
             accepted = next((c for c in node.choices if c.casefold() == value.casefold()), None)

@@ -9,7 +9,6 @@ checks (references, duplicate ids, reachability) are in :mod:`.loader`.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from handoff.dialogues.patterns import check_pattern
 from handoff.dialogues.templates import check_expression, check_template
 
 __all__ = [
@@ -66,11 +66,7 @@ def _templates(value: Any) -> None:
 
 
 def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"the regex does not compile: {exc}") from None
-    return value
+    return check_pattern(value)
 
 
 # Messages --------------------------------------------------------------------------------

@@ -374,3 +374,11 @@ def test_the_demo_flow(turns: list[UserInput], last: str) -> None:
         step = e.handle(state, given)
         state = step.state
     assert step is not None and step.messages[-1]["text"] == last
+
+
+def test_a_regex_that_backtracks_forever_is_no_match_not_a_stalled_server() -> None:
+    e = engine([{**ASK, "regex": r"^(a|aa)+$", "max_retries": 5}, THANKS, HUMAN])
+    state = e.handle(SessionState(), UserInput()).state
+    step = text(e, state, "a" * 4000 + "!")
+    assert texts(step) == ["Three letters, three digits."] and step.state.retries == 1
+    assert texts(text(e, state, "aaaa")) == ["Got aaaa."]
