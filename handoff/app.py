@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
+from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import (
     ACTIONS,
@@ -232,6 +233,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     setup_routes(app)
     setup_action_routes(app)
     setup_webhook_routes(app)
+    setup_dialogues(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)

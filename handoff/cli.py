@@ -1,5 +1,5 @@
-"""``handoff serve | migrate | create-bot | update-bot | create-agent | disable-agent |
-enable-agent | delete-agent``."""
+"""``handoff serve | migrate | create-bot | update-bot | set-dialogue | create-agent |
+disable-agent | enable-agent | delete-agent``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.dialogues.bundle import Bundle, install, read_bundle
+from handoff.dialogues.loader import DialogueError
 from handoff.protocol.actions import check_webhook_url
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import ErrorKind, RunnerPool
@@ -155,16 +158,31 @@ def migrate(args: argparse.Namespace) -> None:
     print(json.dumps({"ok": True, "revision": args.revision}))
 
 
+def _bundle(path: str | None) -> Bundle | None:
+    """The dialogue file and its actions, checked before anything is stored."""
+    if path is None:
+        return None
+    try:
+        return read_bundle(Path(path))
+    except DialogueError as exc:
+        sys.exit(f"handoff: --dialogue: {exc}")
+
+
 def create_bot(args: argparse.Namespace) -> None:
+    bundle = _bundle(args.dialogue)
+
     async def work(engine: Any) -> dict[str, Any]:
-        bot, key = await BotRepo(engine).create(
+        repo = BotRepo(engine)
+        bot, key = await repo.create(
             args.name,
             assignment_mode=args.assignment,
             wait_limit_seconds=args.wait_limit,
             webhook_url=_webhook_url(args.webhook_url),
             webhook_secret=_webhook_secret(args.webhook_secret),
         )
-        return {
+        if args.escalate_on_break:
+            await repo.update(bot.id, escalate_on_break=True)
+        made: dict[str, Any] = {
             "bot_id": bot.id,
             "api_key": key,
             "name": bot.name,
@@ -172,6 +190,23 @@ def create_bot(args: argparse.Namespace) -> None:
             "webhook_url": bot.webhook_url,
             "webhook_secret_set": bot.webhook_secret is not None,
         }
+        if args.escalate_on_break:
+            made["escalate_on_break"] = True
+        if bundle is not None:
+            made.update(await install(engine, bot.id, bundle))
+        return made
+
+    _with_db(work)
+
+
+def set_dialogue(args: argparse.Namespace) -> None:
+    bundle = _bundle(args.file)
+    assert bundle is not None
+
+    async def work(engine: Any) -> dict[str, Any]:
+        if await BotRepo(engine).get(args.bot) is None:
+            sys.exit(f"handoff: --bot {args.bot}: no such bot")
+        return {"bot_id": args.bot, **(await install(engine, args.bot, bundle))}
 
     _with_db(work)
 
@@ -304,7 +339,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wait-limit", type=float, help="seconds a person may wait for an agent")
     p.add_argument("--webhook-url", help="where webhooks go (http or https)")
     p.add_argument("--webhook-secret", help="signs webhooks (16-200 characters)")
+    p.add_argument(
+        "--dialogue",
+        help="a flow file (dialogues/demo_bot.yaml): stored as the bot's, its actions published",
+    )
+    p.add_argument(
+        "--escalate-on-break",
+        action="store_true",
+        help="hand off to a human when a custom action breaks",
+    )
     p.set_defaults(func=create_bot)
+    p = sub.add_parser(
+        "set-dialogue", help="store a flow file as a bot's dialogue, publishing its actions"
+    )
+    p.add_argument("--bot", required=True, help="the bot id")
+    p.add_argument("file")
+    p.set_defaults(func=set_dialogue)
     p = sub.add_parser("update-bot", help="change a bot's webhook URL or secret")
     p.add_argument("--bot", required=True, help="the bot's id")
     p.add_argument("--webhook-url", help="an http(s) URL; '' stops webhooks")

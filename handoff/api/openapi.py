@@ -13,7 +13,9 @@ from pydantic.json_schema import models_json_schema
 from handoff import __version__
 from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
+from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
+from handoff.protocol import dialogues as dlg
 from handoff.protocol import rest
 from handoff.protocol.common import AgentView, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
@@ -169,6 +171,23 @@ OPS = [
         OfflineMessageView,
         LeaveMessageRequest,
         201,
+    ),
+    Op(
+        "put",
+        B + "/dialogue",
+        "Save the bot's dialogue flow (JSON, or YAML with Content-Type application/yaml)",
+        BOT,
+        dlg.DialogueView,
+        Flow,
+    ),
+    Op("get", B + "/dialogue", "The bot's dialogue flow as saved", BOT, dlg.DialogueView),
+    Op(
+        "post",
+        B + "/converse",
+        "One turn of the bot's dialogue: the person's message or payload in, HSL out",
+        BOT,
+        dlg.ConverseResponse,
+        dlg.ConverseRequest,
     ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),

@@ -10,10 +10,12 @@ __all__ = [
     "actions",
     "agent_bots",
     "agents",
+    "bot_dialogues",
     "bots",
     "conversation_details",
     "conversation_events",
     "conversations",
+    "dialogue_sessions",
     "env_vars",
     "messages",
     "metadata",
@@ -300,4 +302,36 @@ offline_messages = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_offline_messages_bot_id_created_at", "bot_id", "created_at"),
+)
+
+# Dialogues: a bot's flow, and where each conversation is in it -----------------------------
+
+bot_dialogues = sa.Table(
+    "bot_dialogues",
+    metadata,
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("flow", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+dialogue_sessions = sa.Table(
+    "dialogue_sessions",
+    metadata,
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("conversation_id", sa.String(128), primary_key=True),
+    sa.Column("node", sa.String(100), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("entities", sa.JSON, nullable=False, default=dict),
+    sa.Column("variables", sa.JSON, nullable=False, default=dict),
+    sa.Column("user", sa.JSON, nullable=False, default=dict),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    # Optimistic concurrency: a save names the version it read, so two turns for one
+    # conversation never both win, on any process.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
