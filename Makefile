@@ -3,12 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NPM_DIR := tests/js
+# The Rasa action server for the Rasa example's test: its own venv, never the server's.
+RASA_VENV := .venv-rasa
+RASA_REQS := client_examples/rasa_bot/requirements.txt
 # System packages: bwrap for the custom-action sandbox (make run, make test) and chromium for
 # the browser tests (make test), installed where this machine allows, else the command to run
 # is printed; a no-op when they are there. make test with CI=true fails without them.
 INSTALL := sh scripts/install-package
 
-.PHONY: run test lint typecheck unit bench deps js-deps clean
+.PHONY: run test lint typecheck unit bench deps js-deps rasa-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,14 @@ $(NPM_DIR)/node_modules/.stamp: $(NPM_DIR)/package.json
 
 js-deps: $(NPM_DIR)/node_modules/.stamp
 
+$(RASA_VENV)/.stamp: $(RASA_REQS)
+	$(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/pip install --quiet -r $(RASA_REQS)
+	touch $@
+
+rasa-deps: $(RASA_VENV)/.stamp
+
 run: deps
 	@$(INSTALL) bwrap bubblewrap
 	$(BIN)/handoff serve
@@ -34,7 +45,7 @@ lint: deps
 	$(BIN)/ruff check handoff tests bench
 	$(BIN)/mypy
 
-test: deps js-deps lint
+test: deps js-deps rasa-deps lint
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) bwrap bubblewrap
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) chromium chromium
 	$(BIN)/python -m pytest -q
@@ -43,4 +54,4 @@ bench: deps js-deps
 	$(BIN)/python bench/relay.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(NPM_DIR)/node_modules var
+	rm -rf $(VENV) $(RASA_VENV) $(NPM_DIR)/node_modules var

@@ -7,7 +7,10 @@ Signs in over REST, connects with the token, goes online, and prints the convers
 assigned to you and what people write. A line you type goes to the current conversation
 (the last one assigned, or the one picked with /use). Commands:
 
-    /close [outcome]   end the current conversation; the person goes back to the bot
+    /close [outcome]   end the current conversation; the person goes back to the bot.
+                       The outcome is a note, or typed: a status first (resolved,
+                       follow_up, back_to_bot), then name=value variables for the bot,
+                       then a note: /close back_to_bot order=abc123 refund agreed
     /use ID            make another of your conversations current (an id prefix is enough)
     /queue             list the conversations waiting
     /accept ID         take a waiting conversation (bots in manual assignment mode)
@@ -59,6 +62,28 @@ async def sign_in(url: str, email: str, password: str) -> tuple[str, dict]:
     if resp.status != 200:
         sys.exit(f"sign-in refused: {body['error']['message']}")
     return body["token"], body["agent"]
+
+
+OUTCOME_STATUSES = ("resolved", "follow_up", "back_to_bot")
+
+
+def parse_outcome(text: str) -> str | dict:
+    """``/close`` arguments as the ``close`` outcome: a plain note, or a typed outcome
+    when the first word is a status (then ``name=value`` words are variables)."""
+    words = text.split()
+    if words[0] not in OUTCOME_STATUSES:
+        return text
+    outcome: dict = {"status": words[0]}
+    rest = words[1:]
+    variables = {}
+    while rest and "=" in rest[0]:
+        name, _, value = rest.pop(0).partition("=")
+        variables[name] = value
+    if variables:
+        outcome["variables"] = variables
+    if rest:
+        outcome["note"] = " ".join(rest)
+    return outcome
 
 
 class Agent:
@@ -163,9 +188,9 @@ class Agent:
         elif self.current is None:
             say("! no conversation yet")
         elif name == "/close":
-            body = {"conversation_id": self.current}
+            body: dict = {"conversation_id": self.current}
             if arg:
-                body["outcome"] = arg
+                body["outcome"] = parse_outcome(arg)
             await self.request("close", body)
         elif name.startswith("/"):
             say("! commands: /close [outcome], /use ID, /queue, /accept ID, /quit")

@@ -2,7 +2,8 @@
 
 Nothing runs at import. Every resource is opened before ``yield`` and closed
 after it in its own ``app.cleanup_ctx`` entry, in the order listed in
-:func:`create_app`: database, message writer, routing, runner pool, housekeeping.
+:func:`create_app`: database, message writer, webhook sender, routing, runner pool,
+housekeeping.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
+from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import (
     ACTIONS,
@@ -30,11 +32,13 @@ from handoff.api.keys import (
     SERVICE,
     SETTINGS,
     SIGNER,
+    WEBHOOKS,
 )
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
+from handoff.api.webhooks import setup_webhook_routes
 from handoff.config import Settings, load_secret_key
 from handoff.dialogues.presets import PRESETS_DIR, Presets
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
@@ -55,7 +59,10 @@ from handoff.storage.db import checkpoint, make_engine
 from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
+from handoff.storage.offline import OfflineMessageRepo
+from handoff.storage.outbox import OutboxRepo, OutboxSignal
 from handoff.storage.writer import MessageWriter
+from handoff.webhooks import WebhookSender
 
 __all__ = ["AGENT_SOCKETS", "ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
 
@@ -150,6 +157,18 @@ def create_app(
         finally:
             await writer.close()
 
+    # Repositories that write webhook events set it after their commit; the sender waits on it.
+    outbox_signal = OutboxSignal()
+
+    async def webhooks(app: web.Application) -> AsyncIterator[None]:
+        sender = WebhookSender(OutboxRepo(app[ENGINE]), outbox_signal, settings)
+        await sender.start()
+        app[WEBHOOKS] = sender
+        try:
+            yield
+        finally:
+            await sender.aclose()
+
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
         state = MemoryState()
@@ -160,9 +179,10 @@ def create_app(
                 bots=BotRepo(engine),
                 stores=Stores(
                     agents=AgentRepo(engine),
-                    conversations=ConversationRepo(engine),
+                    conversations=ConversationRepo(engine, outbox=outbox_signal),
                     messages=MessageRepo(engine),
                     writer=app[WRITER],
+                    offline=OfflineMessageRepo(engine, outbox=outbox_signal),
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),
@@ -219,9 +239,11 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app.cleanup_ctx.extend([database, message_writer, routing, runner_pool, housekeeping])
+    app.cleanup_ctx.extend([database, message_writer, webhooks, routing, runner_pool, housekeeping])
     setup_routes(app)
     setup_action_routes(app)
+    setup_webhook_routes(app)
+    setup_dialogues(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)

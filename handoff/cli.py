@@ -1,5 +1,5 @@
-"""``handoff serve | migrate | create-bot | create-agent | disable-agent | enable-agent |
-delete-agent``."""
+"""``handoff serve | migrate | create-bot | update-bot | set-dialogue | create-agent |
+disable-agent | enable-agent | delete-agent``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.dialogues.bundle import Bundle, install, read_bundle
+from handoff.dialogues.loader import DialogueError
+from handoff.protocol.actions import check_webhook_url
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import ErrorKind, RunnerPool
 from handoff.runner.sandbox import find_bubblewrap
@@ -154,19 +158,100 @@ def migrate(args: argparse.Namespace) -> None:
     print(json.dumps({"ok": True, "revision": args.revision}))
 
 
+def _bundle(path: str | None) -> Bundle | None:
+    """The dialogue file and its actions, checked before anything is stored."""
+    if path is None:
+        return None
+    try:
+        return read_bundle(Path(path))
+    except DialogueError as exc:
+        sys.exit(f"handoff: --dialogue: {exc}")
+
+
 def create_bot(args: argparse.Namespace) -> None:
+    bundle = _bundle(args.dialogue)
+
     async def work(engine: Any) -> dict[str, Any]:
-        bot, key = await BotRepo(engine).create(
+        repo = BotRepo(engine)
+        bot, key = await repo.create(
             args.name,
             assignment_mode=args.assignment,
             wait_limit_seconds=args.wait_limit,
-            webhook_url=args.webhook_url,
+            webhook_url=_webhook_url(args.webhook_url),
+            webhook_secret=_webhook_secret(args.webhook_secret),
         )
-        return {
+        if args.escalate_on_break:
+            await repo.update(bot.id, escalate_on_break=True)
+        made: dict[str, Any] = {
             "bot_id": bot.id,
             "api_key": key,
             "name": bot.name,
             "assignment_mode": bot.assignment_mode,
+            "webhook_url": bot.webhook_url,
+            "webhook_secret_set": bot.webhook_secret is not None,
+        }
+        if args.escalate_on_break:
+            made["escalate_on_break"] = True
+        if bundle is not None:
+            made.update(await install(engine, bot.id, bundle))
+        return made
+
+    _with_db(work)
+
+
+def set_dialogue(args: argparse.Namespace) -> None:
+    bundle = _bundle(args.file)
+    assert bundle is not None
+
+    async def work(engine: Any) -> dict[str, Any]:
+        if await BotRepo(engine).get(args.bot) is None:
+            sys.exit(f"handoff: --bot {args.bot}: no such bot")
+        return {"bot_id": args.bot, **(await install(engine, args.bot, bundle))}
+
+    _with_db(work)
+
+
+def _webhook_url(value: str | None) -> str | None:
+    """``--webhook-url``: an http(s) URL; ``""`` clears it."""
+    if not value:
+        return None
+    try:
+        check_webhook_url(value)
+    except ValueError as exc:
+        sys.exit(f"handoff: --webhook-url {value}: {exc}")
+    return value
+
+
+def _webhook_secret(value: str | None) -> str | None:
+    """``--webhook-secret``: 16-200 characters; ``""`` clears it (webhooks go unsigned)."""
+    if not value:
+        return None
+    if not 16 <= len(value) <= 200:
+        sys.exit("handoff: --webhook-secret: must be 16 to 200 characters")
+    return value
+
+
+def update_bot(args: argparse.Namespace) -> None:
+    """Change a bot's webhook settings; an option left out keeps what is stored."""
+
+    async def work(engine: Any) -> dict[str, Any]:
+        repo = BotRepo(engine)
+        if await repo.get(args.bot) is None:
+            sys.exit(f"handoff: --bot {args.bot}: no such bot")
+        changes: dict[str, object] = {}
+        if args.webhook_url is not None:
+            changes["webhook_url"] = _webhook_url(args.webhook_url)
+        if args.webhook_secret is not None:
+            changes["webhook_secret"] = _webhook_secret(args.webhook_secret)
+        if changes:
+            await repo.update(args.bot, **changes)
+        bot = await repo.get(args.bot)
+        assert bot is not None
+        return {
+            "bot_id": bot.id,
+            "name": bot.name,
+            "webhook_url": bot.webhook_url,
+            "webhook_secret_set": bot.webhook_secret is not None,
         }
 
     _with_db(work)
@@ -252,8 +337,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--assignment", choices=["auto", "manual"], default="auto")
     p.add_argument("--wait-limit", type=float, help="seconds a person may wait for an agent")
-    p.add_argument("--webhook-url")
+    p.add_argument("--webhook-url", help="where webhooks go (http or https)")
+    p.add_argument("--webhook-secret", help="signs webhooks (16-200 characters)")
+    p.add_argument(
+        "--dialogue",
+        help="a flow file (dialogues/demo_bot.yaml): stored as the bot's, its actions published",
+    )
+    p.add_argument(
+        "--escalate-on-break",
+        action="store_true",
+        help="hand off to a human when a custom action breaks",
+    )
     p.set_defaults(func=create_bot)
+    p = sub.add_parser(
+        "set-dialogue", help="store a flow file as a bot's dialogue, publishing its actions"
+    )
+    p.add_argument("--bot", required=True, help="the bot id")
+    p.add_argument("file")
+    p.set_defaults(func=set_dialogue)
+    p = sub.add_parser("update-bot", help="change a bot's webhook URL or secret")
+    p.add_argument("--bot", required=True, help="the bot's id")
+    p.add_argument("--webhook-url", help="an http(s) URL; '' stops webhooks")
+    p.add_argument("--webhook-secret", help="16-200 characters; '' sends them unsigned")
+    p.set_defaults(func=update_bot)
     p = sub.add_parser("create-agent", help="create an agent for one or more bots")
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)

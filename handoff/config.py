@@ -84,6 +84,22 @@ class Settings(BaseSettings):
     conversation_details_ttl_seconds: float = Field(default=3 * 3600, gt=0)
     action_log_retention_seconds: float = Field(default=24 * 3600, gt=0)
 
+    # webhooks to bots
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """One delivery attempt's limit (connect, send, answer); slower counts as a failure."""
+    webhook_max_age_seconds: float = Field(default=24 * 3600, gt=0)
+    """How long an event is retried before it is marked failed (from its creation or a retry)."""
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0, le=10)
+    """The first retry comes within this, then each wait doubles (with jitter)."""
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """The longest wait between two attempts."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the sender looks for due rows (events of this process wake it at once)."""
+    webhook_concurrency_per_bot: int = Field(default=4, ge=1, le=100)
+    """Deliveries in flight at once for one bot, so a slow endpoint holds only its own."""
+    webhook_retention_seconds: float = Field(default=7 * 24 * 3600, gt=0)
+    """Delivered and failed webhook events are deleted this long after their creation."""
+
     @field_validator(
         "login_failures_per_account_address",
         "login_failures_per_address",

@@ -106,6 +106,8 @@ class StorageUnavailable(HandoffError):
 def from_validation_error(exc: ValidationError) -> BadRequest:
     """A pydantic error, reduced to the first field that is wrong and why."""
     first = exc.errors()[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or None
+    # A dict key's own error ends in "[key]": the key already names the field.
+    loc = [part for part in first.get("loc", ()) if part != "[key]"]
+    field = ".".join(str(part) for part in loc) or None
     message = first.get("msg", "invalid value")
     return BadRequest(f"{field}: {message}" if field else message, field=field)

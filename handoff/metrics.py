@@ -11,6 +11,8 @@ __all__ = [
     "STORAGE_FAILING",
     "STORAGE_FAILURES",
     "TRANSITIONS",
+    "WEBHOOK_BACKLOG",
+    "WEBHOOK_DELIVERIES",
     "WRITE_BATCH",
 ]
 
@@ -40,4 +42,14 @@ STORAGE_FAILING = Gauge(
     "handoff_storage_failing",
     "1 while writes to the database are failing (from the first failure to the next success)",
     ["backend"],
+)
+WEBHOOK_BACKLOG = Gauge(
+    "handoff_webhook_outbox_backlog",
+    "Webhook events not delivered yet (pending in the outbox), as last counted by this process",
+)
+WEBHOOK_DELIVERIES = Counter(
+    "handoff_webhook_deliveries_total",
+    "Webhook delivery attempts by result: delivered (2xx), retry (will be tried again), "
+    "failed (gave up after the retry window)",
+    ["result"],
 )

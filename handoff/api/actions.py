@@ -42,6 +42,7 @@ def _settings_view(bot: BotRecord) -> BotSettings:
         assignment_mode="manual" if bot.assignment_mode == "manual" else "auto",
         wait_limit_seconds=bot.wait_limit_seconds,
         webhook_url=bot.webhook_url,
+        webhook_secret_set=bot.webhook_secret is not None,
         action_timeout_seconds=bot.action_timeout_seconds,
         escalate_on_break=bot.escalate_on_break,
         fallback_message=bot.fallback_message,

@@ -10,8 +10,18 @@ from handoff.dialogues.presets import Presets
 from handoff.ratelimit import SignInThrottle
 from handoff.routing.service import HandoffService
 from handoff.security import DeviceTokens, TokenSigner
+from handoff.webhooks import WebhookSender
 
-__all__ = ["ACTIONS", "DEVICES", "LOGIN_THROTTLE", "PRESETS", "SERVICE", "SETTINGS", "SIGNER"]
+__all__ = [
+    "ACTIONS",
+    "DEVICES",
+    "LOGIN_THROTTLE",
+    "PRESETS",
+    "SERVICE",
+    "SETTINGS",
+    "SIGNER",
+    "WEBHOOKS",
+]
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICE = web.AppKey("service", HandoffService)
@@ -21,3 +31,4 @@ DEVICES = web.AppKey("devices", DeviceTokens)
 ACTIONS = web.AppKey("actions", ActionService)
 PRESETS = web.AppKey("presets", Presets)
 """The shipped preset dialogues, loaded once at startup (a broken file fails the start)."""
+WEBHOOKS = web.AppKey("webhooks", WebhookSender)

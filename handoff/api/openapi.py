@@ -13,10 +13,14 @@ from pydantic.json_schema import models_json_schema
 from handoff import __version__
 from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
+from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import bot as botp
+from handoff.protocol import dialogues as dlg
 from handoff.protocol import rest
 from handoff.protocol.common import AgentView, ConversationView
+from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
+from handoff.protocol.webhooks import DeliveryList, DeliveryView
 
 __all__ = ["openapi_document", "setup_openapi"]
 
@@ -154,6 +158,46 @@ OPS = [
         act.EnvRequest,
     ),
     Op("delete", B + "/env/{name}", "Delete an env variable", BOT, OkResponse),
+    Op(
+        "get",
+        B + "/webhooks/deliveries",
+        "Webhook deliveries, newest first (?status=pending|delivered|failed, ?limit=1..500)",
+        BOT,
+        DeliveryList,
+    ),
+    Op(
+        "post",
+        B + "/webhooks/deliveries/{delivery_id}/retry",
+        "Send a failed (or pending) webhook again now",
+        BOT,
+        DeliveryView,
+    ),
+    Op(
+        "post",
+        B + "/handoff/messages",
+        "Leave a message for the bot's agents (fires message.left)",
+        BOT,
+        OfflineMessageView,
+        LeaveMessageRequest,
+        201,
+    ),
+    Op(
+        "put",
+        B + "/dialogue",
+        "Save the bot's dialogue flow (JSON, or YAML with Content-Type application/yaml)",
+        BOT,
+        dlg.DialogueView,
+        Flow,
+    ),
+    Op("get", B + "/dialogue", "The bot's dialogue flow as saved", BOT, dlg.DialogueView),
+    Op(
+        "post",
+        B + "/converse",
+        "One turn of the bot's dialogue: the person's message or payload in, HSL out",
+        BOT,
+        dlg.ConverseResponse,
+        dlg.ConverseRequest,
+    ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),
 ]

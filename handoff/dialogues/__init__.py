@@ -1,1 +1,1 @@
-"""Dialogues as data: the preset handoff dialogues (and the runtime that runs bot flows)."""
+"""Dialogues: the preset handoff dialogues as data, and the runtime that runs a bot's own flow."""

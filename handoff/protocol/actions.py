@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -19,6 +20,7 @@ __all__ = [
     "ENV_NAME",
     "ENV_NAME_PATTERN",
     "MAX_VERSION",
+    "WEBHOOK_URL_PATTERN",
     "ActionSummary",
     "ActionVersionView",
     "BotSettings",
@@ -35,6 +37,7 @@ __all__ = [
     "SaveResponse",
     "TestRequest",
     "Version",
+    "check_webhook_url",
 ]
 
 # The names as the OpenAPI document states them (JSON Schema: "$" is the very end) ...
@@ -157,12 +160,29 @@ class EnvVarView(BaseModel):
     updated_at: datetime
 
 
+WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+[^\s]*$"
+"""An http(s) URL with a host, as the document states it; :func:`check_webhook_url` decides."""
+
+
+def check_webhook_url(value: str) -> None:
+    """Refuse a webhook URL that is not ``http(s)://host...`` (a ValueError saying why)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError as exc:
+        raise ValueError(f"is not a URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+
+
 class BotSettings(BaseModel):
     id: str
     name: str
     assignment_mode: Literal["auto", "manual"]
     wait_limit_seconds: float | None
     webhook_url: str | None
+    webhook_secret_set: bool = False
+    """Whether webhooks are signed; the secret itself is write-only."""
     action_timeout_seconds: float | None
     escalate_on_break: bool
     fallback_message: str | None
@@ -193,7 +213,10 @@ class BotSettingsPatch(RestBody):
         default=None, json_schema_extra=_not_nullable
     )
     wait_limit_seconds: float | None = Field(default=None, gt=0, le=86_400)
-    webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    webhook_url: str | None = Field(default=None, max_length=2000, pattern=WEBHOOK_URL_PATTERN)
+    """Where webhooks go (http or https); null stops them (events are no longer written)."""
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    """Signs webhooks (write-only); null sends them unsigned."""
     action_timeout_seconds: float | None = Field(default=None, gt=0, le=900)
     escalate_on_break: bool | None = Field(default=None, json_schema_extra=_not_nullable)
     fallback_message: str | None = Field(default=None, min_length=1, max_length=1000)
@@ -209,4 +232,11 @@ class BotSettingsPatch(RestBody):
     def _not_null(cls, value: object) -> object:
         if value is None:
             raise ValueError("cannot be null")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_webhook_url(value)
         return value

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from handoff.protocol.common import Seq
+from handoff.protocol.common import Outcome, OutcomeStatus, Seq
 
 __all__ = [
     "Accept",
@@ -77,9 +84,18 @@ class Transfer(_In):
         return to_team
 
 
+def _plain_note(value: object) -> object:
+    """A plain-string outcome (the first protocol) is a resolved one with that note."""
+    if isinstance(value, str):
+        note = value.strip()
+        return {"status": OutcomeStatus.RESOLVED.value, "note": note or None}
+    return value
+
+
 class Close(_In):
     conversation_id: str = _ID
-    outcome: str | None = Field(default=None, max_length=200)
+    outcome: Annotated[Outcome | None, BeforeValidator(_plain_note)] = None
+    """``{status, note?, variables?}``, or a string: the note of a resolved one."""
 
 
 class History(_In):

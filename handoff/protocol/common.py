@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "MAX_INT",
     "PRIORITIES",
+    "VARIABLE_NAME_PATTERN",
     "AgentView",
     "CloseReason",
     "ConversationState",
@@ -18,6 +19,8 @@ __all__ = [
     "Count",
     "HandoffPacket",
     "MessageView",
+    "Outcome",
+    "OutcomeStatus",
     "Priority",
     "QueueEntryView",
     "Seq",
@@ -62,6 +65,34 @@ class CloseReason(StrEnum):
     ABANDONED = "abandoned"
     NO_AGENT = "no_agent"
     TIMEOUT = "timeout"
+
+
+class OutcomeStatus(StrEnum):
+    """How the agent left it: done, a follow-up is owed, or the bot takes over again."""
+
+    RESOLVED = "resolved"
+    FOLLOW_UP = "follow_up"
+    BACK_TO_BOT = "back_to_bot"
+
+
+VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+"""A hand-back variable's name: an identifier, as dialogue templates and branches use it."""
+
+_VariableName = Annotated[str, Field(pattern=VARIABLE_NAME_PATTERN)]
+_VariableValue = Annotated[str, Field(max_length=1000)]
+
+
+class Outcome(BaseModel):
+    """The typed end an agent gives a conversation (``close {conversation_id, outcome}``).
+
+    ``status == "back_to_bot"`` with ``variables`` is what a bot's flow resumes with.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: OutcomeStatus
+    note: str | None = Field(default=None, max_length=2000)
+    variables: dict[_VariableName, _VariableValue] = Field(default_factory=dict, max_length=50)
 
 
 class _Out(BaseModel):
@@ -112,8 +143,9 @@ class ConversationView(_Out):
     user: dict[str, Any] = Field(default_factory=dict)
     reason: str | None = None
     entities: dict[str, Any] = Field(default_factory=dict)
-    close_reason: str | None = None
-    outcome: str | None = None
+    close_reason: CloseReason | None = None
+    outcome: Outcome | None = None
+    """Set when an agent closed it (``close_reason == "resolved"``)."""
     created_at: datetime
     queued_at: datetime | None = None
     assigned_at: datetime | None = None

@@ -8,6 +8,7 @@ from handoff.protocol.common import (
     ConversationState,
     ConversationView,
     MessageView,
+    Outcome,
     QueueEntryView,
 )
 from handoff.routing.closing import Closer
@@ -119,7 +120,7 @@ class AgentActions:
         )
 
     async def close(
-        self, record: AgentRecord, conversation_id: str, outcome: str | None
+        self, record: AgentRecord, conversation_id: str, outcome: Outcome | None
     ) -> ConversationView:
         view = await self.own(record, conversation_id)
         return await self._closer.close(

@@ -4,7 +4,7 @@ nobody was free in time, or the widget never came."""
 from __future__ import annotations
 
 from handoff.protocol import events as ev
-from handoff.protocol.common import ConversationView
+from handoff.protocol.common import ConversationView, Outcome
 from handoff.routing import wording
 from handoff.routing.context import Context
 from handoff.routing.dispatch import Dispatcher
@@ -24,7 +24,7 @@ class Closer:
         transition: Transition,
         actor: str,
         *,
-        outcome: str | None = None,
+        outcome: Outcome | None = None,
         agent_name: str | None = None,
     ) -> ConversationView:
         """Close the conversation, free its agent, send the widget back to the bot."""

@@ -14,6 +14,7 @@ from typing import Any
 from handoff.config import Settings
 from handoff.errors import BadRequest, TooLarge
 from handoff.protocol.common import ConversationView
+from handoff.routing.bot_events import events_for
 from handoff.routing.bots import BotDirectory
 from handoff.routing.lifecycle import IllegalTransition, Transition, plan
 from handoff.routing.notifier import Notifier
@@ -22,6 +23,7 @@ from handoff.routing.shared_state import RoutingState
 from handoff.storage.agents import AgentRepo
 from handoff.storage.conversations import ConversationRepo, StaleState
 from handoff.storage.messages import MessageRepo
+from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.writer import MessageWriter
 
 __all__ = ["Context", "Stores", "is_blank"]
@@ -51,6 +53,7 @@ class Stores:
     conversations: ConversationRepo
     messages: MessageRepo
     writer: MessageWriter
+    offline: OfflineMessageRepo
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +76,21 @@ class Context:
     async def move(
         self, view: ConversationView, transition: Transition, actor: str, **changes: Any
     ) -> ConversationView:
-        """Move the conversation by ``transition`` (checked by the table), recorded as ``actor``."""
+        """Move the conversation by ``transition`` (checked by the table), recorded as ``actor``.
+
+        The webhook events reporting the move are stored with it (same transaction).
+        """
         try:
             step = plan(view.state, transition)
         except IllegalTransition as exc:
             raise InvalidState(str(exc)) from None
         try:
             return await self.stores.conversations.transition(
-                view.conversation_id, step, actor=actor, **changes
+                view.conversation_id,
+                step,
+                actor=actor,
+                events=events_for(view, step, changes),
+                **changes,
             )
         except StaleState:
             raise ConversationChanged() from None

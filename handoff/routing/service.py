@@ -22,6 +22,7 @@ from handoff.routing.bots import BotDirectory
 from handoff.routing.closing import Closer
 from handoff.routing.context import Context, Stores
 from handoff.routing.dispatch import Dispatcher
+from handoff.routing.messages_left import MessagesLeft
 from handoff.routing.notifier import Notifier
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
@@ -75,6 +76,9 @@ class HandoffService:
         self.handoff_placement = availability.placement
         self.use_presets = availability.use_presets
         self.conversation = ctx.conversation
+        left = MessagesLeft(ctx)
+        self.leave_message = left.leave
+        self.offline_messages_for = left.for_agent
         # widgets
         self.widget_generation = widgets.generation
         self.bind_widget = widgets.bind

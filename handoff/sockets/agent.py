@@ -199,7 +199,11 @@ class AgentNamespace(Namespace):
 
     async def _queue(self, record: AgentRecord, req: proto.QueueRequest) -> Ack:
         entries = await self._service.queue_for(record, req.bot_id)
-        return proto.ok_ack(conversations=[e.model_dump(mode="json") for e in entries])
+        left = await self._service.offline_messages_for(record, req.bot_id)
+        return proto.ok_ack(
+            conversations=[e.model_dump(mode="json") for e in entries],
+            offline_messages=[m.model_dump(mode="json") for m in left],
+        )
 
     async def _accept(self, record: AgentRecord, req: proto.Accept) -> Ack:
         view = await self._service.accept(record, req.conversation_id)

@@ -240,7 +240,9 @@ class _EngineServer(engineio.AsyncServer):  # type: ignore[misc]
                 await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
             self.sockets.pop(sid, None)
             return await self._plain(
-                request, 413, "PAYLOAD TOO LARGE",
+                request,
+                413,
+                "PAYLOAD TOO LARGE",
                 f"the body is over {self.max_http_buffer_size} bytes",
             )
         if socket is not None and socket.closed:

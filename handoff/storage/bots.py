@@ -29,6 +29,8 @@ class BotRecord:
     business_hours: dict[str, Any] | None = None
     """As ``protocol.bot.BusinessHours`` dumps it; None: always open."""
     max_queue_length: int | None = None
+    webhook_secret: str | None = None
+    """Keys the webhook signature; never shown by the API (only whether it is set)."""
 
 
 def hash_api_key(key: str) -> str:
@@ -50,6 +52,7 @@ def _record(row: sa.Row[tuple[object, ...]]) -> BotRecord:
         fallback_message=m["fallback_message"],
         business_hours=m["business_hours"],
         max_queue_length=m["max_queue_length"],
+        webhook_secret=m["webhook_secret"],
     )
 
 
@@ -64,6 +67,7 @@ class BotRepo:
         assignment_mode: str = "auto",
         wait_limit_seconds: float | None = None,
         webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> tuple[BotRecord, str]:
         """A new bot and its API key (shown once; only its hash is stored)."""
         bot_id = "bot_" + secrets.token_hex(8)
@@ -77,10 +81,18 @@ class BotRepo:
                     assignment_mode=assignment_mode,
                     wait_limit_seconds=wait_limit_seconds,
                     webhook_url=webhook_url,
+                    webhook_secret=webhook_secret,
                     created_at=utcnow(),
                 )
             )
-        record = BotRecord(bot_id, name, assignment_mode, wait_limit_seconds, webhook_url)
+        record = BotRecord(
+            bot_id,
+            name,
+            assignment_mode,
+            wait_limit_seconds,
+            webhook_url,
+            webhook_secret=webhook_secret,
+        )
         return record, api_key
 
     async def get(self, bot_id: str) -> BotRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,8 +15,11 @@ from handoff.protocol.common import (
     ConversationState,
     ConversationView,
     HandoffPacket,
+    Outcome,
 )
+from handoff.protocol.webhooks import WebhookEvent
 from handoff.storage.db import aware, utcnow
+from handoff.storage.outbox import OutboxSignal, add_events
 from handoff.storage.tables import conversation_events, conversations, messages
 
 __all__ = ["ConversationRepo", "Move", "StaleState"]
@@ -50,7 +54,7 @@ def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
         reason=m["reason"],
         entities=m["entities"] or {},
         close_reason=m["close_reason"],
-        outcome=m["outcome"],
+        outcome=Outcome.model_validate(m["outcome"]) if m["outcome"] else None,
         created_at=aware(m["created_at"]),
         queued_at=aware(m["queued_at"]),
         assigned_at=aware(m["assigned_at"]),
@@ -70,8 +74,9 @@ def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
 
 
 class ConversationRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, outbox: OutboxSignal | None = None) -> None:
         self._engine = engine
+        self._outbox = outbox
 
     async def create(
         self,
@@ -149,15 +154,17 @@ class ConversationRepo:
         actor: str,
         agent_id: str | None = None,
         team: str | None = None,
-        outcome: str | None = None,
+        outcome: Outcome | None = None,
         detail: dict[str, Any] | None = None,
+        events: Sequence[WebhookEvent] = (),
         **extra: Any,
     ) -> ConversationView:
         """Carry out ``move`` if the conversation is still in ``move.source``.
 
         The routing service decides which moves are legal; this stores one. The
         update is conditional on the state it was read in, so two processes
-        racing to move one conversation cannot both succeed.
+        racing to move one conversation cannot both succeed. ``events`` (the
+        webhooks reporting the move) go to the outbox in the same transaction.
         """
         expected, target = move.source, move.target
         # Back to pending is a reopen: a new handoff of the same conversation.
@@ -175,7 +182,7 @@ class ConversationRepo:
         if target is ConversationState.CLOSED:
             values["closed_at"] = now
             values["close_reason"] = move.close_reason
-            values["outcome"] = outcome
+            values["outcome"] = outcome.model_dump(mode="json") if outcome else None
         if reopen:
             values["team"] = team
             values.update(
@@ -215,6 +222,9 @@ class ConversationRepo:
                     conversations.select().where(conversations.c.id == conversation_id)
                 )
             ).one()
+            written = await add_events(conn, row._mapping["bot_id"], events)
+        if written and self._outbox is not None:
+            self._outbox.notify()
         return _view(row)
 
     async def recent_waits(

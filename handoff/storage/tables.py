@@ -10,15 +10,19 @@ __all__ = [
     "actions",
     "agent_bots",
     "agents",
+    "bot_dialogues",
     "bots",
     "conversation_details",
     "conversation_events",
     "conversations",
+    "dialogue_sessions",
     "env_vars",
     "messages",
     "metadata",
+    "offline_messages",
     "transcripts",
     "user_details",
+    "webhook_outbox",
 ]
 
 metadata = sa.MetaData(
@@ -45,6 +49,8 @@ bots = sa.Table(
     sa.Column("action_timeout_seconds", sa.Float, nullable=True),
     sa.Column("escalate_on_break", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("fallback_message", sa.String(1000), nullable=True),
+    # Kept as given: it keys an HMAC, so it cannot be hashed. The API never shows it.
+    sa.Column("webhook_secret", sa.String(200), nullable=True),
     # Availability: null business hours mean always open, a null queue length no limit.
     sa.Column("business_hours", sa.JSON, nullable=True),
     sa.Column("max_queue_length", sa.Integer, nullable=True),
@@ -102,7 +108,7 @@ conversations = sa.Table(
     sa.Column("reason", sa.String(500), nullable=True),
     sa.Column("entities", sa.JSON, nullable=False, default=dict),
     sa.Column("close_reason", sa.String(32), nullable=True),
-    sa.Column("outcome", sa.String(200), nullable=True),
+    sa.Column("outcome", sa.JSON, nullable=True),
     sa.Column("session_start_seq", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -263,4 +269,81 @@ conversation_details = sa.Table(
     sa.Column("conversation_key", sa.String(200), primary_key=True),
     sa.Column("data", sa.JSON, nullable=False, default=dict),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Webhooks and messages left ----------------------------------------------------
+
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    # The order events were written in: a conversation's events go out in it.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("conversation_id", sa.String(128), nullable=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Retries stop this long after here: the event's creation, or a manual retry.
+    sa.Column("window_from", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(1000), nullable=True),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_webhook_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_outbox_bot_id_conversation_id", "bot_id", "conversation_id"),
+)
+
+offline_messages = sa.Table(
+    "offline_messages",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("conversation_id", sa.String(128), nullable=True),
+    sa.Column("user", sa.JSON, nullable=False, default=dict),
+    sa.Column("contact", sa.String(320), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_offline_messages_bot_id_created_at", "bot_id", "created_at"),
+)
+
+# Dialogues: a bot's flow, and where each conversation is in it -----------------------------
+
+bot_dialogues = sa.Table(
+    "bot_dialogues",
+    metadata,
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("flow", sa.JSON, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+dialogue_sessions = sa.Table(
+    "dialogue_sessions",
+    metadata,
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("conversation_id", sa.String(128), primary_key=True),
+    sa.Column("node", sa.String(100), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("entities", sa.JSON, nullable=False, default=dict),
+    sa.Column("variables", sa.JSON, nullable=False, default=dict),
+    sa.Column("user", sa.JSON, nullable=False, default=dict),
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    # Optimistic concurrency: a save names the version it read, so two turns for one
+    # conversation never both win, on any process.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

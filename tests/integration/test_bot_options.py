@@ -263,7 +263,7 @@ async def test_bad_settings_are_refused_naming_the_field_and_change_nothing(
         (hours(weekly={"mon": [["08:00", "17:00", "18:00"]]}), "business_hours.weekly.mon.0"),
         (hours(weekly={"mon": [["08:00", 17]]}), "business_hours.weekly.mon.0.1"),
         (hours(weekly={"mon": "08:00-17:00"}), "business_hours.weekly.mon"),
-        (hours(weekly={"funday": [["08:00", "17:00"]]}), "business_hours.weekly.funday.[key]"),
+        (hours(weekly={"funday": [["08:00", "17:00"]]}), "business_hours.weekly.funday"),
         (hours(holidays=["2026-13-01"]), "business_hours.holidays.0"),
         (hours(holidays=["tomorrow"]), "business_hours.holidays.0"),
         (hours(holidays="2026-12-25"), "business_hours.holidays"),

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.conftest import Server
+from tests.conftest import Server, free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "client_examples"
 # Each program starts an interpreter and imports socketio, on a machine shared with other
@@ -136,7 +136,9 @@ async def test_widget_and_agent_examples_talk_both_ways(server: Server) -> None:
             await program.stop()
 
     view = await server.service.conversation(cid)
-    assert (view.state, view.close_reason, view.outcome) == ("closed", "resolved", "all sorted")
+    assert (view.state, view.close_reason) == ("closed", "resolved")
+    assert view.outcome is not None
+    assert (view.outcome.status, view.outcome.note) == ("resolved", "all sorted")
     stored = [(m.sender, m.text) for m in await server.messages.history(cid)]
     assert stored == [("user", "hello from the widget"), ("agent", "hi from the agent")]
 
@@ -161,3 +163,68 @@ async def test_widget_example_explains_a_refused_bind(server: Server) -> None:
     )
     assert status == 1, out
     assert "! username refused: unknown_conversation" in out
+
+
+async def test_python_bot_offers_a_human_hands_off_and_learns_the_outcome(server: Server) -> None:
+    bot = await server.bot()
+    args = ("--url", server.url, "--bot-id", bot.id, "--api-key", bot.api_key)
+    status, out = await run_to_end("python_bot.py", *args, "--webhook-port", str(free_port()))
+    # Nobody online: the bot learns it before promising anything, and shows other options.
+    assert status == 3, out
+    assert "* options: available=False (no_agent_online), 0 online" in out
+    assert "Leave a message" in out
+
+    sock = await server.agent_socket(await server.agent(bot, name="Anna"))
+    program = await Program.start(
+        "python_bot.py",
+        *args,
+        *("--webhook-port", str(free_port()), "--user-name", "Thandi"),
+        *("--entities", json.dumps({"order_id": "abc123"})),
+    )
+    try:
+        await program.expect("* webhooks go to http://127.0.0.1:")
+        await program.expect("* options: available=True (agents_available), 1 online")
+        line = await program.expect("* handoff ")
+        cid = line.split()[2].rstrip(":")
+        await server.widget(cid, bot)
+        assigned = await sock.rec.wait("conversation_assigned")
+        assert assigned["conversation"]["entities"] == {"order_id": "abc123"}
+        await program.expect("* webhook conversation.assigned to Anna")
+        outcome = {
+            "status": "back_to_bot",
+            "note": "refund agreed",
+            "variables": {"refund": "yes"},
+        }
+        ack = await sock.call("close", {"conversation_id": cid, "outcome": outcome})
+        assert ack["ok"], ack
+        await program.expect("* webhook conversation.closed (resolved)")
+        await program.expect(
+            "* ended: resolved; outcome back_to_bot; variables {\"refund\": \"yes\"}; "
+            "note 'refund agreed'"
+        )
+        assert await program.finish() == 0
+    finally:
+        await program.stop()
+
+
+async def test_agent_example_closes_with_a_typed_outcome(server: Server) -> None:
+    bot = await server.bot()
+    agent = await server.agent(bot, name="Anna")
+    anna = await Program.start(
+        "python_agent.py",
+        *("--url", server.url, "--email", agent.email, "--password", "s3cret-pass"),
+    )
+    try:
+        await anna.expect("* online as Anna")
+        cid = (await server.handoff(bot))["ConversationID"]
+        await server.widget(cid, bot)
+        await anna.expect(f"* assigned {cid}")
+        await anna.type("/close back_to_bot order=abc123 tier=gold wants a callback")
+        await anna.expect(f"* [{cid[:8]}] closed (resolved)")
+    finally:
+        await anna.stop()
+    view = await server.service.conversation(cid)
+    assert view.outcome is not None
+    assert view.outcome.status == "back_to_bot"
+    assert view.outcome.variables == {"order": "abc123", "tier": "gold"}
+    assert view.outcome.note == "wants a callback"

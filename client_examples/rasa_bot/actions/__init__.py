@@ -1,0 +1,1 @@
+"""Rasa custom actions that hand a conversation to a handoff live agent."""

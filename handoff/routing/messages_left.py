@@ -1,0 +1,53 @@
+"""Leave a message: a follow-up stored for agents when nobody could take the conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handoff.errors import BadRequest, Conflict
+from handoff.protocol.offline import MAX_OFFLINE_MESSAGES_SHOWN, OfflineMessageView
+from handoff.routing.context import Context, is_blank
+from handoff.routing.refusals import NotYourBot
+from handoff.storage.agents import AgentRecord
+from handoff.storage.bots import BotRecord
+
+__all__ = ["MessagesLeft"]
+
+
+class MessagesLeft:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def leave(
+        self,
+        bot: BotRecord,
+        *,
+        conversation_id: str | None,
+        user: dict[str, Any],
+        contact: str,
+        message: str,
+    ) -> OfflineMessageView:
+        """Store the message for the bot's agents; ``message.left`` goes to the bot with it."""
+        for name, text in (("message", message), ("contact", contact)):
+            if is_blank(text):
+                raise BadRequest(
+                    f"{name} is empty (only spaces or invisible characters)", field=name
+                )
+        if conversation_id is not None:
+            existing = await self._ctx.stores.conversations.get(conversation_id)
+            if existing is not None and existing.bot_id != bot.id:
+                raise Conflict(
+                    "this ConversationID belongs to another bot",
+                    field="ConversationID",
+                    code="conversation_taken",
+                )
+        return await self._ctx.stores.offline.leave(
+            bot.id, conversation_id=conversation_id, user=user, contact=contact, message=message
+        )
+
+    async def for_agent(self, record: AgentRecord, bot_id: str | None) -> list[OfflineMessageView]:
+        """The newest messages left for the bots this agent serves (or one of them)."""
+        if bot_id is not None and bot_id not in record.bots:
+            raise NotYourBot(field="bot_id")
+        bots = [bot_id] if bot_id else list(record.bots)
+        return await self._ctx.stores.offline.latest(bots, limit=MAX_OFFLINE_MESSAGES_SHOWN)
