@@ -35,7 +35,8 @@ from handoff.dialogues.engine import (
     UserInput,
 )
 from handoff.dialogues.flow import Flow
-from handoff.dialogues.loader import load_flow
+from handoff.dialogues.loader import DialogueError, load_flow
+from handoff.dialogues.presets import PresetError, Presets
 from handoff.errors import Conflict, HandoffError, NotFound
 from handoff.protocol.common import ConversationState, ConversationView
 from handoff.routing.service import HandoffService
@@ -154,11 +155,23 @@ class DialogueRuntime:
     async def save_flow(self, bot: BotRecord, data: Any, *, file: str) -> StoredFlow:
         """Validate ``data`` as a flow (else :class:`DialogueError`) and store it."""
         flow = load_flow(data, file=file)
+        presets = self._presets(flow, file)
         # YAML may hold dates and the like; the stored copy is plain JSON.
         plain = json.loads(json.dumps(data, default=str))
         stored = await self.repo.save_flow(bot.id, plain)
         self._flows[bot.id] = (stored.revision, flow)
+        self._service.use_presets(bot.id, presets)
         return stored
+
+    def _presets(self, flow: Flow, file: str) -> Presets | None:
+        """The shipped presets with the flow's ``presets:`` over them (None: none given);
+        a bad override is the flow's error, naming where in ``presets``."""
+        if not flow.presets:
+            return None
+        try:
+            return self._service.presets.merged(flow.presets, source=file)
+        except PresetError as exc:
+            raise DialogueError(file, None, f"presets.{exc.where}", exc.message) from None
 
     async def stored_flow(self, bot: BotRecord) -> StoredFlow:
         stored = await self.repo.flow(bot.id)
@@ -175,6 +188,7 @@ class DialogueRuntime:
             return cached[1]
         stored = await self.stored_flow(bot)
         flow = load_flow(stored.flow, file=f"dialogue of {bot.id}")
+        self._service.use_presets(bot.id, self._presets(flow, f"dialogue of {bot.id}"))
         self._flows[bot.id] = (stored.revision, flow)
         return flow
 
@@ -315,6 +329,7 @@ class DialogueRuntime:
                 reason=effect.reason,
                 entities=entities,
                 team=effect.team,
+                error=dict(entities["error"]) if effect.error is not None else None,
             )
         except HandoffError as exc:
             return HandoffFailed(exc.message)

@@ -67,6 +67,8 @@ class HandoffService:
         timers = Timers(ctx, closer, presence)
         self._queue = queue
         availability = Availability(ctx, presets)
+        self.presets = presets
+        """The shipped preset dialogues (a bot's own: ``use_presets``)."""
 
         # bots
         self.bot_for_key = ctx.bots.by_api_key

@@ -412,3 +412,29 @@ async def test_a_bots_own_presets_are_used_for_its_messages(server: Server) -> N
     assert (await options(server, other))["messages"][0]["text"].startswith("No agent is online")
     server.service.use_presets(bot.id, None)
     assert (await options(server, bot))["messages"][0]["text"].startswith("No agent is online")
+
+
+async def test_a_flows_presets_section_overrides_the_options_messages(server: Server) -> None:
+    bot = await server.bot()
+    flow: dict[str, Any] = {
+        "start": "hello",
+        "nodes": [{"id": "hello", "type": "say", "messages": ["Hi"], "next": None}],
+        "presets": {
+            "provide_handoff_options": {
+                "texts": {"zu": {"say": {"no_agent_online": "Sawubona {{ user.name }}!"}}}
+            }
+        },
+    }
+    status, saved = await call(server, bot, "PUT", "/dialogue", flow)
+    assert status == 200, saved
+    answer = await options(server, bot, language_code="zu", user={"name": "Sipho"})
+    assert answer["messages"][0]["text"] == "Sawubona Sipho!"
+    # A bad override is the flow's error, naming where in presets; the good one stays.
+    flow["presets"]["provide_handoff_options"]["options"] = {
+        "handoff": {"payload": "/handoff", "show_when": ["never"]}
+    }
+    status, refused = await call(server, bot, "PUT", "/dialogue", flow)
+    assert status == 400 and refused["error"]["code"] == "invalid_dialogue", refused
+    assert refused["error"]["field"] == "presets.options.handoff.show_when.0"
+    answer = await options(server, bot, language_code="zu", user={"name": "Sipho"})
+    assert answer["messages"][0]["text"] == "Sawubona Sipho!"

@@ -209,6 +209,8 @@ async def test_a_bot_break_says_the_fallback_or_hands_off_with_the_error(server:
     assert "the shop API is down" in view.reason
     assert view.entities["code"] == "4321"
     assert view.entities["error"]["kind"] == "exception"
+    # ... and in the handoff packet's own error field.
+    assert view.handoff_packet.error == view.entities["error"]
 
 
 async def test_an_unpublished_action_and_a_failing_template_are_bot_breaks(server: Server) -> None:
