@@ -347,7 +347,7 @@ class Flow(_Model):
     triggers: list[Trigger] = Field(default_factory=list, max_length=100)
     on_return: OnReturn | None = None
     presets: dict[str, Any] = Field(default_factory=dict)
-    """Overrides of the preset dialogues' texts and options (``Presets.merged``), checked on save."""
+    """Overrides of the preset dialogues (``Presets.merged``), checked on save."""
     nodes: list[Node] = Field(min_length=1, max_length=500)
 
     _messages = field_validator("no_match")(_check_messages)
