@@ -53,14 +53,28 @@ def show(args: argparse.Namespace, what: str, payload: Any, line: str) -> None:
         print(line, flush=True)
 
 
+def choices(element: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, payload) of a BUTTON's ``data.items`` or a QUICK_REPLY's ``data.quick_replies``
+    (the seeds' HSL shape: the payload sent back is ``payload.message``)."""
+    data = element.get("data") or {}
+    found = []
+    for item in data.get("items", []) + data.get("quick_replies", []):
+        payload = item.get("payload")
+        sent = payload.get("message", "") if isinstance(payload, dict) else str(payload or "")
+        found.append((str(item.get("actionable_text") or item.get("message") or ""), sent))
+    return found
+
+
 def describe(elements: list[dict[str, Any]]) -> str:
     """Chat elements (the seeds' HSL shape) as one line of text and [buttons]."""
     parts: list[str] = []
     for element in elements:
         if element.get("type") == "TEXT":
             parts.append(str(element.get("text", "")))
-        for item in element.get("items", []):
-            parts.append(f"[{item.get('actionable_text')} → {item.get('payload')}]")
+        elif element.get("text"):
+            parts.append(str(element["text"]))
+        for label, payload in choices(element):
+            parts.append(f"[{label} → {payload}]")
     return " ".join(parts)
 
 

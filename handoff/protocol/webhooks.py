@@ -62,6 +62,7 @@ class QueuedData(_Data):
 
 class AssignedData(_Data):
     agent_id: str
+    agent_name: str | None = None
     team: str | None = None
 
 

@@ -41,7 +41,10 @@ def events_for(view: ConversationView, step: Move, changes: dict[str, Any]) -> l
     if t is Transition.BIND:
         return [event(EventType.QUEUED, QueuedData(team=team))]
     if t is Transition.ASSIGN:
-        return [event(EventType.ASSIGNED, AssignedData(agent_id=changes["agent_id"], team=team))]
+        assigned = AssignedData(
+            agent_id=changes["agent_id"], agent_name=detail.get("agent_name"), team=team
+        )
+        return [event(EventType.ASSIGNED, assigned)]
     if t is Transition.TRANSFER:
         moved = TransferredData(
             from_agent_id=view.agent_id,

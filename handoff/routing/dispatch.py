@@ -88,8 +88,16 @@ class Dispatcher:
             waited = None
             if view.queued_at is not None:
                 waited = max(0.0, (datetime.now(UTC) - view.queued_at).total_seconds())
+            agent = await ctx.state.get_agent(agent_id)
+            name = agent.name if agent else "An agent"
             view = await ctx.move(
-                view, Transition.ASSIGN, actor, agent_id=agent_id, wait_seconds=waited
+                view,
+                Transition.ASSIGN,
+                actor,
+                agent_id=agent_id,
+                wait_seconds=waited,
+                # The name goes with the record (and the bot's webhook) of who took it.
+                detail={"agent_name": agent.name} if agent else None,
             )
         except (Conflict, NotFound):
             # The database says it is no longer waiting (closed or taken meanwhile).
@@ -104,8 +112,6 @@ class Dispatcher:
         await ctx.state.forget_position(conversation_id)
         if waited is not None:
             QUEUE_WAIT.observe(waited)
-        agent = await ctx.state.get_agent(agent_id)
-        name = agent.name if agent else "An agent"
         await self.deliver(view, agent_id)
         await ctx.notifier.widget(
             conversation_id,

@@ -60,10 +60,15 @@ async def call_handoff(path: str, body: dict[str, Any]) -> dict[str, Any]:
 def utter(dispatcher: CollectingDispatcher, elements: list[dict[str, Any]]) -> None:
     """The server's chat elements (TEXT, BUTTON, QUICK_REPLY) as Rasa messages."""
     for element in elements:
-        buttons = [
-            {"title": item.get("actionable_text", ""), "payload": item.get("payload", "")}
-            for item in element.get("items", [])
-        ]
+        # The seeds' HSL shape: a BUTTON's data.items, a QUICK_REPLY's data.quick_replies,
+        # each sending back payload.message.
+        data = element.get("data") or {}
+        buttons = []
+        for item in data.get("items", []) + data.get("quick_replies", []):
+            payload = item.get("payload")
+            sent = payload.get("message", "") if isinstance(payload, dict) else payload or ""
+            title = item.get("actionable_text") or item.get("message") or ""
+            buttons.append({"title": title, "payload": sent})
         text = element.get("text") or element.get("title")
         if text or buttons:
             dispatcher.utter_message(text=text, buttons=buttons or None)
