@@ -124,7 +124,6 @@ class Bot:
 
     # the three steps -----------------------------------------------------------------
     async def run(self) -> int:
-        args = self.args
         runner = await self.listen()
         try:
             async with aiohttp.ClientSession() as http:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -236,8 +237,13 @@ def _env_value_limits(schema: dict[str, Any], max_chars: int) -> None:
                 branch["pattern"] = r"^[^\u0000]*$"
 
 
+@functools.lru_cache(maxsize=4)
 def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
-    """The document; limits that are settings come in as arguments."""
+    """The document; limits that are settings come in as arguments.
+
+    Built once per process and setting (pydantic's schema generation costs about 0.1 s,
+    which every app start would pay); treat the answer as read-only.
+    """
     models = {m for op in OPS for m in (op.request, op.response) if m is not None}
     models.add(ErrorResponse)
     keys, schemas = models_json_schema(

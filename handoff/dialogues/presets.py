@@ -15,6 +15,7 @@ that fails too, the text is shown untemplated.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -226,6 +227,15 @@ def _validate(raw: Any, source: str) -> PresetDialogue:
         raise PresetError(source, where, first.get("msg", "invalid")) from None
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When a file last changed and its size; ``None`` when it cannot be read."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 class Presets:
     """The preset dialogues, validated; render one for a condition and a language."""
 
@@ -244,7 +254,18 @@ class Presets:
 
     @classmethod
     def load(cls, directory: Path = PRESETS_DIR) -> Presets:
-        """Read ``<name>.yaml`` of each preset in ``directory``; :class:`PresetError` if bad."""
+        """Read ``<name>.yaml`` of each preset in ``directory``; :class:`PresetError` if bad.
+
+        Presets never change once made, so files that have not changed since the last load
+        in this process give the same object back (parsing and compiling them costs about
+        0.1 s, which every app start would otherwise pay).
+        """
+        stamp = tuple(_stamp(directory / f"{name}.yaml") for name in CONDITIONS)
+        return cls._load(directory, stamp)
+
+    @classmethod
+    @functools.lru_cache(maxsize=8)
+    def _load(cls, directory: Path, stamp: tuple[tuple[int, int] | None, ...]) -> Presets:
         raw: dict[str, dict[str, Any]] = {}
         sources: dict[str, str] = {}
         for name in CONDITIONS:

@@ -337,10 +337,8 @@ async def test_bad_input_is_refused_clearly(server: Server) -> None:
 
 
 async def test_provide_handoff_options_comes_from_the_handoff_core(server: Server) -> None:
-    """Runs once the options API (``HandoffService.handoff_options``) is merged: the demo's
-    offer then shows the presets' messages, not the node's stand-in."""
-    if not hasattr(server.service, "handoff_options"):
-        pytest.skip("runs once HandoffService.handoff_options is merged")
+    """The demo's offer shows the presets' messages (``provide_handoff_options``), not the
+    node's stand-in."""
     bot = await demo_bot(server)
     cid = "options-conversation"
     await server.agent_socket(await server.agent(bot))
