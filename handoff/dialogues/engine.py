@@ -3,9 +3,9 @@
 No I/O here. Given the session state and one input it returns the messages to
 show, the next state, and at most one :data:`Effect` for the I/O layer
 (:mod:`.runtime`) to carry out: run an action, ask for the handoff options,
-hand off. The result of an effect comes back as the next input
-(:class:`ActionDone`, :class:`OptionsDone`, :class:`HandoffFailed`), and the end
-of a handoff as :class:`Returned`.
+hand off, leave a message. The result of an effect comes back as the next input
+(:class:`ActionDone`, :class:`OptionsDone`, :class:`HandoffFailed`,
+:class:`MessageLeft`), and the end of a handoff as :class:`Returned`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ __all__ = [
     "ExecuteHandoff",
     "HandoffFailed",
     "Input",
+    "LeaveMessage",
+    "MessageLeft",
     "OptionsDone",
     "ProvideOptions",
     "Returned",
@@ -110,7 +112,15 @@ class HandoffFailed:
     message: str
 
 
-Input = UserInput | ActionDone | OptionsDone | Returned | HandoffFailed
+@dataclass(frozen=True, slots=True)
+class MessageLeft:
+    """The result of :class:`LeaveMessage`: stored, or why not (for the log)."""
+
+    ok: bool
+    error: str | None = None
+
+
+Input = UserInput | ActionDone | OptionsDone | Returned | HandoffFailed | MessageLeft
 
 
 # Effects -----------------------------------------------------------------------------------
@@ -142,7 +152,16 @@ class ExecuteHandoff:
     """A bot break that escalated: the runner's error, for the agent to see."""
 
 
-Effect = RunAction | ProvideOptions | ExecuteHandoff
+@dataclass(frozen=True, slots=True)
+class LeaveMessage:
+    """Store ``message`` and ``contact`` for the bot's agents (``leave_message``)."""
+
+    node: str
+    contact: str
+    message: str
+
+
+Effect = RunAction | ProvideOptions | ExecuteHandoff | LeaveMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +204,8 @@ class Engine:
             return Step(out, replace(state, status="bot"))
         if isinstance(event, Returned):
             return self._returned(state, event, out)
+        if isinstance(event, MessageLeft):
+            return self._message_left(state, event, out)
         log.info("handoff from node %s failed: %s", state.node, event.message)
         out.append(_text(self.fallback))
         return Step(out, replace(state, status="ended"))
@@ -199,7 +220,9 @@ class Engine:
         if fresh:
             state = SessionState(user=state.user)
         text = (given.text or "").strip()
-        target = self._trigger(text, given.payload)
+        here = None if fresh else self.flow.index.get(state.node or "")
+        typed = "" if isinstance(here, AskNode) and not here.text_triggers else text
+        target = self._trigger(typed, given.payload)
         if target is not None:
             return self._advance(replace(state, retries=0), target, out, given)
         if fresh or (given.text is None and given.payload is None):
@@ -239,11 +262,14 @@ class Engine:
     ) -> Step:
         value = value.strip()
         accepted: str | None = None
-        if node.regex is not None:
+        if len(value) > node.max_length:
+            accepted = None
+        elif node.regex is not None:
             accepted = value if value and search(node.regex, value) else None
-        else:
-            assert node.choices is not None
+        elif node.choices is not None:
             accepted = next((c for c in node.choices if c.casefold() == value.casefold()), None)
+        else:
+            accepted = value or None
         if accepted is not None:
             entities = {**state.entities, node.entity: accepted}
             return self._advance(
@@ -278,6 +304,21 @@ class Engine:
             )[:500]
             effect = ExecuteHandoff(node.id, reason, None, dict(state.entities), error=error)
             return Step(out, replace(state, status="with_agent"), effect)
+        return Step(out, replace(state, status="ended"))
+
+    def _message_left(
+        self, state: SessionState, left: MessageLeft, out: list[dict[str, Any]]
+    ) -> Step:
+        node = self._current(state)
+        assert isinstance(node, HandoffNode), f"a message left at {node.type} node {node.id}"
+        if left.ok:
+            out += self._messages(node.messages, state)
+            assert node.next is not None  # the model requires it for leave_message
+            return self._advance(state, node.next, out)
+        log.warning("node %s: the message could not be left: %s", node.id, left.error)
+        out.append(_text(self.fallback))
+        if node.on_fail is not None:
+            return self._advance(state, node.on_fail, out)
         return Step(out, replace(state, status="ended"))
 
     def _returned(self, state: SessionState, back: Returned, out: list[dict[str, Any]]) -> Step:
@@ -329,6 +370,8 @@ class Engine:
                 if node.mode == "provide_handoff_options":
                     # The node's own messages stand in when the options bring none.
                     return Step(out, state, ProvideOptions(node.id, node.team))
+                if node.mode == "leave_message":
+                    return self._leave(state, node, out)
                 out += self._messages(node.messages, state)
                 reason = self._render(node.reason, state) if node.reason else None
                 effect = ExecuteHandoff(node.id, reason, node.team, dict(state.entities))
@@ -340,6 +383,15 @@ class Engine:
         log.warning("flow looped: %d nodes in one turn, stopped at %s", MAX_STEPS, node_id)
         out.append(_text(self.fallback))
         return Step(out, replace(state, status="ended"))
+
+    def _leave(self, state: SessionState, node: HandoffNode, out: list[dict[str, Any]]) -> Step:
+        contact = state.entities.get(node.contact_entity)
+        message = state.entities.get(node.message_entity)
+        if not contact or not message:
+            # Reached without asking first (a trigger, a branch): a flow bug, not the person's.
+            missing = node.contact_entity if not contact else node.message_entity
+            return self._message_left(state, MessageLeft(False, f"no entity {missing!r}"), out)
+        return Step(out, state, LeaveMessage(node.id, contact, message))
 
     def _current(self, state: SessionState) -> Any:
         return self.flow.index[state.node or self.flow.start]

@@ -17,6 +17,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -243,7 +244,12 @@ class SayNode(_Node):
 
 
 class AskNode(_Node):
-    """Collect the entity ``entity``: a value matching ``regex``, or one of ``choices``."""
+    """Collect the entity ``entity``: a value matching ``regex``, one of ``choices``, or —
+    with neither — any text that is not blank (at most ``max_length`` characters).
+
+    ``text_triggers: false`` takes typed text as the answer even when it matches a
+    trigger's keyword or regex (a free-text message that says "opening hours" is a
+    message, not a question); a button's payload still jumps."""
 
     type: Literal["ask"]
     entity: str = Field(pattern=NAME)
@@ -256,6 +262,8 @@ class AskNode(_Node):
         default_factory=lambda: _texts("Sorry, that doesn't look right. Please try again."),
         max_length=20,
     )
+    max_length: int = Field(default=4000, ge=1, le=4000)
+    text_triggers: bool = True
     max_retries: int = Field(default=2, ge=0, le=10)
     on_fail: NodeRef | None = None
     next: NodeRef
@@ -269,8 +277,8 @@ class AskNode(_Node):
 
     @model_validator(mode="after")
     def _one_kind(self) -> AskNode:
-        if (self.regex is None) == (self.choices is None):
-            raise ValueError("give exactly one of regex or choices")
+        if self.regex is not None and self.choices is not None:
+            raise ValueError("give regex or choices, not both (neither: free text)")
         return self
 
 
@@ -292,13 +300,33 @@ class BranchNode(_Node):
     default: NodeRef
 
 
+HandoffMode = Literal["provide_handoff_options", "execute_handoff", "leave_message"]
+
+# Fields that only one mode reads: given to another mode they would be silently ignored.
+_MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "routes": ("provide_handoff_options",),
+    "otherwise": ("provide_handoff_options",),
+    "if_unavailable": ("provide_handoff_options",),
+    "reason": ("execute_handoff",),
+    "on_return": ("execute_handoff",),
+    "contact_entity": ("leave_message",),
+    "message_entity": ("leave_message",),
+    "next": ("leave_message",),
+    "on_fail": ("leave_message",),
+}
+
+
 class HandoffNode(_Node):
-    """One of the two preset dialogues. ``provide_handoff_options`` shows what can work now
-    and waits: the person's pick goes by ``routes`` (else ``otherwise``); ``execute_handoff``
-    hands the conversation to a human, and ``on_return`` says where the flow goes after."""
+    """A handoff step. ``provide_handoff_options`` shows what can work now and waits: the
+    person's pick goes by ``routes`` (else ``otherwise``); ``execute_handoff`` hands the
+    conversation to a human, and ``on_return`` says where the flow goes after;
+    ``leave_message`` stores the entities ``contact_entity`` and ``message_entity`` as a
+    message for the bot's agents (``message.left`` fires), shows ``messages`` and goes to
+    ``next`` — if it cannot be stored, the fallback is said and the flow goes to
+    ``on_fail`` (none: the conversation ends)."""
 
     type: Literal["handoff"]
-    mode: Literal["provide_handoff_options", "execute_handoff"]
+    mode: HandoffMode
     messages: list[Message] = Field(default_factory=list, max_length=20)
     reason: str | None = Field(default=None, max_length=500)
     team: str | None = Field(default=None, min_length=1, max_length=100)
@@ -306,8 +334,28 @@ class HandoffNode(_Node):
     otherwise: NodeRef | None = None
     if_unavailable: NodeRef | None = None
     on_return: OnReturn | None = None
+    contact_entity: str = Field(default="contact", pattern=NAME)
+    message_entity: str = Field(default="message", pattern=NAME)
+    next: NodeRef | None = None
+    on_fail: NodeRef | None = None
 
     _messages = field_validator("messages")(_check_messages)
+
+    @field_validator(*_MODE_FIELDS)
+    @classmethod
+    def _of_mode(cls, value: Any, info: ValidationInfo) -> Any:
+        # Runs only on fields the file gives; ``mode`` is declared first, so it is known.
+        modes = _MODE_FIELDS[str(info.field_name)]
+        mode = info.data.get("mode")
+        if mode is not None and mode not in modes:
+            raise ValueError(f"is for mode {' or '.join(modes)}, not {mode}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_next(self) -> HandoffNode:
+        if self.mode == "leave_message" and self.next is None:
+            raise ValueError("a leave_message node needs next")
+        return self
 
     @field_validator("reason")
     @classmethod

@@ -126,7 +126,7 @@ def references(node: AnyNode) -> list[tuple[str, str]]:
     if isinstance(node, BranchNode):
         refs.append(("default", node.default))
     if isinstance(node, HandoffNode):
-        for name in ("otherwise", "if_unavailable"):
+        for name in ("otherwise", "if_unavailable", "next", "on_fail"):
             target = getattr(node, name)
             if target is not None:
                 refs.append((name, target))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cachetools import LRUCache
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.actions.service import ActionService
 from handoff.dialogues.engine import (
@@ -26,6 +28,8 @@ from handoff.dialogues.engine import (
     ExecuteHandoff,
     HandoffFailed,
     Input,
+    LeaveMessage,
+    MessageLeft,
     OptionsDone,
     ProvideOptions,
     Returned,
@@ -39,6 +43,7 @@ from handoff.dialogues.loader import DialogueError, load_flow
 from handoff.dialogues.presets import PresetError, Presets
 from handoff.errors import Conflict, HandoffError, NotFound
 from handoff.protocol.common import ConversationState, ConversationView
+from handoff.protocol.offline import LeaveMessageRequest
 from handoff.routing.service import HandoffService
 from handoff.storage.bots import BotRecord
 from handoff.storage.dialogues import DialogueRepo, SessionConflict, SessionRecord, StoredFlow
@@ -265,6 +270,8 @@ class DialogueRuntime:
             result: Input
             if isinstance(effect, RunAction):
                 result = await self._action(bot, cid, step.state, effect)
+            elif isinstance(effect, LeaveMessage):
+                result = await self._leave(bot, cid, step.state, effect)
             elif isinstance(effect, ProvideOptions):
                 result = await provide_options(
                     self._service,
@@ -311,6 +318,41 @@ class DialogueRuntime:
             return ActionDone(ok=True, output=result.output or {})
         error = result.error.model_dump(mode="json") if result.error else {"kind": "error"}
         return ActionDone(ok=False, error=error, escalate=bot.escalate_on_break)
+
+    async def _leave(
+        self, bot: BotRecord, cid: str, state: SessionState, effect: LeaveMessage
+    ) -> MessageLeft:
+        """``leave_message`` through the same model and service call as
+        ``POST .../handoff/messages``: a refused field or a store that fails is the flow's
+        failure (the fallback), never the turn's."""
+        try:
+            body = LeaveMessageRequest.model_validate(
+                {
+                    "ConversationID": cid,
+                    "user": state.user,
+                    "contact": effect.contact,
+                    "message": effect.message,
+                }
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            return MessageLeft(False, f"{where}: {first.get('msg')}")
+        try:
+            stored = await self._service.leave_message(
+                bot,
+                conversation_id=body.ConversationID,
+                user=body.user,
+                contact=body.contact,
+                message=body.message,
+            )
+        except HandoffError as exc:
+            return MessageLeft(False, f"{exc.field or ''}: {exc.message}")
+        except (SQLAlchemyError, OSError) as exc:
+            log.exception("dialogue of %s: leaving a message for %s failed", bot.id, cid)
+            return MessageLeft(False, f"the store failed: {type(exc).__name__}")
+        log.info("dialogue of %s: %s left message %s", bot.id, cid, stored.id)
+        return MessageLeft(True)
 
     async def _handoff(
         self, bot: BotRecord, cid: str, state: SessionState, effect: ExecuteHandoff

@@ -13,6 +13,8 @@ from handoff.dialogues.engine import (
     Engine,
     ExecuteHandoff,
     HandoffFailed,
+    LeaveMessage,
+    MessageLeft,
     OptionsDone,
     ProvideOptions,
     Returned,
@@ -382,3 +384,81 @@ def test_a_regex_that_backtracks_forever_is_no_match_not_a_stalled_server() -> N
     step = text(e, state, "a" * 4000 + "!")
     assert texts(step) == ["Three letters, three digits."] and step.state.retries == 1
     assert texts(text(e, state, "aaaa")) == ["Got aaaa."]
+
+
+FREE = {
+    "id": "note",
+    "type": "ask",
+    "entity": "message",
+    "prompt": ["Your message?"],
+    "max_length": 20,
+    "text_triggers": False,
+    "retry": ["Please type a message."],
+    "next": "leave",
+}
+LEAVE = {
+    "id": "leave",
+    "type": "handoff",
+    "mode": "leave_message",
+    "messages": ["Stored."],
+    "next": "done",
+    "on_fail": "done",
+}
+DONE = {"id": "done", "type": "say", "messages": ["We'll write to {{ entities.contact }}."]}
+CONTACT = {
+    "id": "contact",
+    "type": "ask",
+    "entity": "contact",
+    "prompt": ["Email?"],
+    "regex": r"^\S+@\S+$",
+    "next": "note",
+}
+MENU_TRIGGER = [{"keywords": ["menu"], "payloads": ["/menu"], "goto": "contact"}]
+
+
+def test_free_text_ask_takes_any_text_within_its_length_and_ignores_text_triggers() -> None:
+    e = engine([CONTACT, FREE, LEAVE, DONE], triggers=MENU_TRIGGER)
+    state = e.handle(SessionState(), UserInput()).state
+    state = text(e, state, "thandi@example.com").state
+    assert state.node == "note"
+    # Blank, and over max_length: re-prompted, nothing kept.
+    for bad in ("   ", "x" * 21):
+        step = text(e, state, bad)
+        assert texts(step) == ["Please type a message."] and "message" not in step.state.entities
+        state = step.state
+    # Typed text that is a trigger's keyword is the message here; a button still jumps.
+    step = text(e, state, "menu")
+    assert step.state.entities["message"] == "menu"
+    assert step.effect == LeaveMessage("leave", "thandi@example.com", "menu")
+    jumped = e.handle(state, UserInput(payload="/menu"))
+    assert jumped.state.node == "contact" and jumped.effect is None
+
+
+def test_leave_message_is_an_effect_then_next_or_the_fallback_and_on_fail() -> None:
+    e = engine([CONTACT, FREE, LEAVE, DONE])
+    state = e.handle(SessionState(), UserInput()).state
+    state = text(e, state, "a@b.co").state
+    step = text(e, state, "call me back")
+    assert step.effect == LeaveMessage("leave", "a@b.co", "call me back")
+    assert step.state.node == "leave" and step.state.status == "bot"
+    stored = e.handle(step.state, MessageLeft(True))
+    assert texts(stored) == ["Stored.", "We'll write to a@b.co."] and stored.effect is None
+    failed = e.handle(step.state, MessageLeft(False, "message: too long"))
+    assert texts(failed) == [FALLBACK, "We'll write to a@b.co."]
+    assert failed.state.status == "bot" and failed.state.node == "done"
+    # Without on_fail the conversation ends; the next message starts it again.
+    e = engine([CONTACT, FREE, {**LEAVE, "on_fail": None}, DONE])
+    failed = e.handle(step.state, MessageLeft(False, "store down"))
+    assert texts(failed) == [FALLBACK] and failed.state.status == "ended"
+
+
+def test_leave_message_without_the_entities_is_the_fallback_not_an_effect() -> None:
+    custom = {**LEAVE, "contact_entity": "email", "message_entity": "note"}
+    e = engine([{**SAY_GO, "next": "leave"}, custom, {**DONE, "messages": ["Done."]}])
+    step = e.handle(SessionState(), UserInput())
+    assert step.effect is None and texts(step) == ["Go.", FALLBACK, "Done."]
+    state = SessionState(node="go", status="bot", entities={"email": "e@x.io", "note": "hi"})
+    assert e.handle(state, UserInput()).effect == LeaveMessage("leave", "e@x.io", "hi")
+
+
+SAY_GO = {"id": "go", "type": "say", "messages": ["Go."]}

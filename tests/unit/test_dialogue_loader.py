@@ -12,6 +12,7 @@ from handoff.dialogues.loader import DialogueError, load_file, load_flow, load_y
 
 ROOT = Path(__file__).resolve().parents[2]
 SAY = {"id": "hi", "type": "say", "messages": ["Hi"]}
+LEAVE = {"id": "h", "type": "handoff", "mode": "leave_message", "next": "h"}
 
 
 def refused(data: Any) -> DialogueError:
@@ -54,10 +55,71 @@ def test_the_shipped_demo_bot_loads_with_its_action() -> None:
             "does not compile",
         ),
         (
-            flow({"id": "ask", "type": "ask", "entity": "e", "prompt": ["?"], "next": "ask"}),
+            flow(
+                {
+                    "id": "ask",
+                    "type": "ask",
+                    "entity": "e",
+                    "prompt": ["?"],
+                    "regex": "x",
+                    "choices": ["x"],
+                    "next": "ask",
+                }
+            ),
             "ask",
             None,
-            "exactly one of regex or choices",
+            "regex or choices, not both",
+        ),
+        (
+            flow(
+                {
+                    "id": "ask",
+                    "type": "ask",
+                    "entity": "e",
+                    "prompt": ["?"],
+                    "next": "ask",
+                    "max_length": 0,
+                }
+            ),
+            "ask",
+            "max_length",
+            "greater than or equal to 1",
+        ),
+        (flow({**LEAVE, "next": None}), "h", None, "a leave_message node needs next"),
+        (flow({**LEAVE, "next": "gone"}), "h", "next", "no node 'gone'"),
+        (flow({**LEAVE, "on_fail": "gone"}), "h", "on_fail", "no node 'gone'"),
+        (flow({**LEAVE, "contact_entity": "1bad"}), "h", "contact_entity", "should match"),
+        (flow({**LEAVE, "email_entity": "e"}), "h", "email_entity", "Extra inputs"),
+        (
+            flow({**LEAVE, "routes": {"/x": "h"}}),
+            "h",
+            "routes",
+            "is for mode provide_handoff_options, not leave_message",
+        ),
+        (
+            flow({**LEAVE, "reason": "why"}),
+            "h",
+            "reason",
+            "is for mode execute_handoff, not leave_message",
+        ),
+        (
+            flow({"id": "h", "type": "handoff", "mode": "execute_handoff", "next": "h"}),
+            "h",
+            "next",
+            "is for mode leave_message, not execute_handoff",
+        ),
+        (
+            flow(
+                {
+                    "id": "h",
+                    "type": "handoff",
+                    "mode": "provide_handoff_options",
+                    "message_entity": "note",
+                }
+            ),
+            "h",
+            "message_entity",
+            "is for mode leave_message, not provide_handoff_options",
         ),
         (flow({**SAY, "messages": ["{{ oops"]}), "hi", "messages", "template syntax error"),
         (flow({**SAY, "colour": "red"}), "hi", "colour", "Extra inputs are not permitted"),
