@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,21 @@ POSTGRES_URL = os.environ.get(
     "HANDOFF_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TIMEOUT = 5.0
+
+
+def driver_threads() -> set[int]:
+    """The aiosqlite connection threads alive now (each open connection has one)."""
+    return {t.ident or 0 for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+
+async def driver_threads_end(before: set[int], within: float = 10.0) -> None:
+    """The driver threads started since ``before`` end, a moment after their connection
+    closes. Threads an earlier test left behind are not this test's to judge."""
+    deadline = time.monotonic() + within
+    while started := driver_threads() - before:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(started)} database driver thread(s) left running")
+        await asyncio.sleep(0.02)
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from handoff.storage.db import make_engine
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter, NewMessage
-from tests.conftest import Server, make_settings
+from tests.conftest import Server, driver_threads, driver_threads_end, make_settings
 
 
 def _leftovers() -> tuple[list[str], list[str]]:
@@ -95,16 +95,10 @@ async def test_a_failing_deadline_costs_no_other_and_comes_back(server: Server) 
     assert await server.service.sweep(later) == 0
 
 
-async def _driver_threads_gone() -> None:
-    """aiosqlite's thread of a connection that failed to open ends a moment after the error."""
-    for _ in range(250):
-        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("a database driver thread was left running")
 
 
 async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Path) -> None:
+    threads = driver_threads()
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/handoff.db")
     writer = MessageWriter(engine, MessageRepo(engine))
     writer.start()
@@ -118,10 +112,11 @@ async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Pa
     finally:
         await writer.close()
         await engine.dispose()
-        await _driver_threads_gone()
+        await driver_threads_end(threads)
 
 
 async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
+    threads = driver_threads()
     url = f"sqlite+aiosqlite:///{tmp_path}/later/handoff.db"
     engine = make_engine(url)
     writer = MessageWriter(engine, MessageRepo(engine))
@@ -140,7 +135,7 @@ async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
     finally:
         await writer.close()
         await engine.dispose()
-        await _driver_threads_gone()
+        await driver_threads_end(threads)
 
 
 async def _bot(url: str) -> str:
@@ -159,6 +154,7 @@ def _stored(sender: str) -> float:
 
 
 async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
+    threads = driver_threads()
     url = f"sqlite+aiosqlite:///{tmp_path}/handoff.db"
     await upgrade(url)
     engine = make_engine(url)
@@ -181,7 +177,7 @@ async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
     finally:
         await writer.close()
         await engine.dispose()
-        await _driver_threads_gone()
+        await driver_threads_end(threads)
 
 
 async def test_an_assignment_that_cannot_be_stored_leaves_the_conversation_queued(

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from handoff.storage.db import make_engine
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter
-from tests.conftest import Bot, Client, Server, free_port
+from tests.conftest import Bot, Client, Server, driver_threads, driver_threads_end, free_port
 
 HANDOFF = Path(sys.executable).parent / "handoff"
 SECRET = "test-secret-key-for-signing-tokens"
@@ -427,6 +426,7 @@ async def test_a_genuine_database_bug_stays_internal_error_and_health_green(
 async def test_a_dead_message_writer_is_started_again_by_the_health_check(
     tmp_path: Path,
 ) -> None:
+    threads = driver_threads()
     # Its database cannot be opened yet, so the writer's task dies at once.
     url = f"sqlite+aiosqlite:///{tmp_path}/later/handoff.db"
     engine = make_engine(url)
@@ -451,7 +451,4 @@ async def test_a_dead_message_writer_is_started_again_by_the_health_check(
     finally:
         await writer.close()
         await engine.dispose()
-        await _until(
-            lambda: not any("_connection_worker_thread" in t.name for t in threading.enumerate()),
-            "a database driver thread was left running",
-        )
+        await driver_threads_end(threads)
