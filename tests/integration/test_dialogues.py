@@ -79,7 +79,8 @@ async def test_the_demo_bot_end_to_end(server: Server) -> None:
     hello = await say(server, bot, cid, user=user)
     assert texts(hello)[0] == "Hi Thandi! I'm the demo shop bot."
     assert hello["messages"][1]["type"] == "BUTTON" and hello["state"] == "bot"
-    assert [i["payload"] for i in hello["messages"][1]["data"]["items"]] == [
+    # The seeds' button shape: the widget sends back payload.message.
+    assert [i["payload"]["message"] for i in hello["messages"][1]["data"]["items"]] == [
         "/faq_hours",
         "/order",
         "/agent",
