@@ -12,16 +12,15 @@ import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from handoff.dialogues.messages import FlowModel as _Model
+from handoff.dialogues.messages import HslElement, HslFrom, Message
 from handoff.dialogues.patterns import check_pattern
 from handoff.dialogues.templates import check_expression, check_template
 
@@ -50,80 +49,11 @@ ACTION = r"^[A-Za-z0-9_\-]{1,100}$"
 NodeRef = Annotated[str, Field(pattern=NODE_ID)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _templates(value: Any) -> None:
-    """Parse every string inside ``value`` as a template (raises ``ValueError``)."""
-    if isinstance(value, str):
-        check_template(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _templates(item)
-    elif isinstance(value, list):
-        for item in value:
-            _templates(item)
-
-
 def _regex(value: str) -> str:
     return check_pattern(value)
 
 
-# Messages --------------------------------------------------------------------------------
-
-
-class HslItem(BaseModel):
-    """A button or quick reply, in the seeds' shape; extra keys (``uri``, ...) pass through."""
-
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
-
-    actionable_text: str = Field(min_length=1, max_length=200)
-    payload: dict[str, Any] | str | None = None
-
-
-class HslData(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
-
-    items: list[HslItem] = Field(default_factory=list, max_length=20)
-
-
-class HslElement(_Model):
-    """A chat element (the seeds' HSL): ``TEXT``, ``BUTTON`` or ``QUICK_REPLY``; texts are
-    templates."""
-
-    type: Literal["TEXT", "BUTTON", "QUICK_REPLY"]
-    text: str = Field(max_length=4000)
-    data: HslData = Field(default_factory=HslData)
-    isNew: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> HslElement:
-        _templates(self.model_dump(mode="json"))
-        if self.type != "TEXT" and not self.data.items:
-            raise ValueError(f"a {self.type} element needs data.items")
-        return self
-
-
-class HslFrom(_Model):
-    """The HSL elements a variable holds (an action's output), e.g. ``output.message``."""
-
-    hsl_from: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
-
-
-def _message_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "hsl_from" if "hsl_from" in value else "element"
-    return "text"
-
-
-Message = Annotated[
-    Annotated[Annotated[str, Field(max_length=4000)], Tag("text")]
-    | Annotated[HslElement, Tag("element")]
-    | Annotated[HslFrom, Tag("hsl_from")],
-    Discriminator(_message_kind),
-]
-"""A plain string is a ``TEXT`` element whose text is a template."""
+# Messages (their models are in .messages) ---------------------------------------------
 
 
 def _texts(*texts: str) -> list[Message]:

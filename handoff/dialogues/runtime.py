@@ -15,7 +15,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from cachetools import LRUCache
 from pydantic import ValidationError
@@ -30,7 +30,6 @@ from handoff.dialogues.engine import (
     Input,
     LeaveMessage,
     MessageLeft,
-    OptionsDone,
     ProvideOptions,
     Returned,
     RunAction,
@@ -39,6 +38,7 @@ from handoff.dialogues.engine import (
     UserInput,
 )
 from handoff.dialogues.flow import Flow
+from handoff.dialogues.handback import provide_options, returned_outcome
 from handoff.dialogues.loader import DialogueError, load_flow
 from handoff.dialogues.presets import PresetError, Presets
 from handoff.errors import Conflict, HandoffError, NotFound
@@ -53,8 +53,6 @@ __all__ = [
     "MAX_EFFECTS",
     "Conversed",
     "DialogueRuntime",
-    "provide_options",
-    "returned_outcome",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,60 +74,6 @@ class Conversed:
     handoff: str | None = None
     """The ConversationID the widget binds with, while the conversation is with an agent."""
     notes: list[str] = field(default_factory=list)
-
-
-class _OptionsAnswer(Protocol):
-    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
-
-
-async def provide_options(
-    service: HandoffService,
-    bot: BotRecord,
-    *,
-    conversation_id: str,
-    language: str,
-    team: str | None,
-    user: dict[str, Any],
-) -> OptionsDone:
-    """``provide_handoff_options`` through the handoff core's ``handoff_options``.
-
-    The one place the runtime meets that call. A core without it (a server older
-    than the options API) answers "unknown": the node's own messages are shown.
-    """
-    method = getattr(service, "handoff_options", None)
-    if method is None:
-        log.debug("the handoff core has no handoff_options; the node's messages stand in")
-        return OptionsDone(available=None, messages=[])
-    answer: _OptionsAnswer = await method(
-        bot, conversation_id=conversation_id, language=language, team=team, user=user
-    )
-    data = answer.model_dump(mode="json")
-    messages = data.get("messages") or []
-    available = data.get("available")
-    return OptionsDone(
-        available=available if isinstance(available, bool) else None,
-        messages=[m for m in messages if isinstance(m, dict)],
-    )
-
-
-def returned_outcome(view: ConversationView) -> Returned:
-    """How a closed conversation ended, as the flow's ``on_return`` keys it.
-
-    The agent's typed outcome (``{status, note, variables}``) when there is one —
-    read defensively: an outcome may be a model, a mapping or a plain note — else
-    the close reason (``resolved``, ``abandoned``, ``no_agent``, ``timeout``).
-    """
-    outcome: Any = view.outcome
-    status: Any = None
-    variables: Any = None
-    if isinstance(outcome, dict):
-        status, variables = outcome.get("status"), outcome.get("variables")
-    elif outcome is not None and not isinstance(outcome, str):
-        status, variables = getattr(outcome, "status", None), getattr(outcome, "variables", None)
-    status = getattr(status, "value", status)
-    key = str(status) if status else (view.close_reason or "resolved")
-    clean = {str(k): str(v) for k, v in variables.items()} if isinstance(variables, dict) else {}
-    return Returned(key, clean)
 
 
 class DialogueRuntime:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
 
 from handoff.dialogues.engine import Returned
-from handoff.dialogues.runtime import returned_outcome
-from handoff.protocol.common import ConversationState, ConversationView
+from handoff.dialogues.handback import returned_outcome
+from handoff.protocol.agent import Close
+from handoff.protocol.common import ConversationState, ConversationView, Outcome
 
 
-def closed(outcome: Any, close_reason: str | None) -> ConversationView:
-    # model_construct: the outcome's type is widened by the typed-outcome part of issue 8.
-    return ConversationView.model_construct(
+def closed(outcome: Outcome | None, close_reason: str | None) -> ConversationView:
+    return ConversationView(
         conversation_id="c" * 8,
         bot_id="b",
         state=ConversationState.CLOSED,
@@ -24,23 +21,16 @@ def closed(outcome: Any, close_reason: str | None) -> ConversationView:
     )
 
 
-class Status(StrEnum):
-    BACK = "back_to_bot"
-
-
-@dataclass
-class Outcome:
-    status: Status
-    note: str | None
-    variables: dict[str, str]
-
-
-def test_a_typed_outcome_a_mapping_or_a_plain_note() -> None:
-    typed = closed(Outcome(Status.BACK, "n", {"refund_id": "R1"}), "resolved")
-    assert returned_outcome(typed) == Returned("back_to_bot", {"refund_id": "R1"})
-    mapping = closed({"status": "follow_up", "variables": {"n": 3}}, "resolved")
-    assert returned_outcome(mapping) == Returned("follow_up", {"n": "3"})
-    assert returned_outcome(closed("sorted out", "resolved")) == Returned("resolved", {})
+def test_the_agents_outcome_else_the_close_reason() -> None:
+    back = Outcome(status="back_to_bot", note="n", variables={"refund_id": "R1"})
+    expected = Returned("back_to_bot", {"refund_id": "R1"})
+    assert returned_outcome(closed(back, "resolved")) == expected
+    follow = Outcome(status="follow_up", variables={"n": "3"})
+    assert returned_outcome(closed(follow, "resolved")) == Returned("follow_up", {"n": "3"})
+    # A plain-string outcome from the agent is a resolved one with that note.
+    note = Close.model_validate({"conversation_id": "c" * 8, "outcome": "sorted out"}).outcome
+    assert isinstance(note, Outcome)
+    assert returned_outcome(closed(note, "resolved")) == Returned("resolved", {})
     assert returned_outcome(closed(None, "abandoned")) == Returned("abandoned", {})
     assert returned_outcome(closed(None, "no_agent")) == Returned("no_agent", {})
-    assert returned_outcome(closed({"variables": "junk"}, None)) == Returned("resolved", {})
+    assert returned_outcome(closed(None, None)) == Returned("resolved", {})
