@@ -11,7 +11,7 @@ RASA_REQS := client_examples/rasa_bot/requirements.txt
 # is printed; a no-op when they are there. make test with CI=true fails without them.
 INSTALL := sh scripts/install-package
 
-.PHONY: run test lint typecheck unit bench deps js-deps rasa-deps clean
+.PHONY: run test lint typecheck unit bench deps js-deps rasa-deps vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: deps js-deps rasa-deps lint
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) bwrap bubblewrap
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) chromium chromium
 	$(BIN)/python -m pytest -q
+
+# The console's libraries from npm (pinned in the script); the result is committed.
+vendor:
+	sh scripts/vendor.sh
 
 bench: deps js-deps
 	$(BIN)/python bench/relay.py $(BENCH_ARGS)

@@ -23,6 +23,7 @@ from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.converse import setup_dialogues
+from handoff.api.console import setup_console
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import (
     ACTIONS,
@@ -246,7 +247,7 @@ def create_app(
     setup_dialogues(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
-        app.router.add_static("/console/", _STATIC, show_index=False)
+        setup_console(app, _STATIC, "/console/")
     return app
 
 

@@ -116,8 +116,18 @@ def setup_security_headers(app: web.Application, static: Path, prefix: str) -> N
             scripts, styles = inline_hashes(path.read_text(encoding="utf-8"))
             pages[prefix + name] = page_policy(scripts, styles)
 
-    async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    def is_page(request: web.BaseRequest, response: web.StreamResponse) -> bool:
         if response.content_type == "text/html":
+            return True
+        # A 304 has no body type, yet the browser takes its headers over onto the page it
+        # cached: a page's 304 must carry the page's policy, or a reload loads nothing.
+        path = request.path
+        return response.status == 304 and (
+            path.endswith((".html", "/")) or path == prefix.rstrip("/")
+        )
+
+    async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+        if is_page(request, response):
             policy = pages.get(request.path, PAGE_POLICY)
         else:
             policy = OTHER_POLICY

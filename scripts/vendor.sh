@@ -1,0 +1,63 @@
+#!/bin/sh
+# Refresh the agent console's vendored libraries from npm: the exact pinned versions
+# below, their dist files copied into handoff/console/vendor/ with each license, and
+# vendor/README.md rewritten. The page runs from the committed files; npm is only
+# needed to refresh them. Usage: sh scripts/vendor.sh   (or: make vendor)
+set -eu
+
+PREACT=10.29.8
+HTM=3.1.1
+SOCKETIO=4.8.1
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT="$ROOT/handoff/console/vendor"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+fetch() { # name version -> unpacked into $TMP/<name>
+    (cd "$TMP" && npm pack --silent "$1@$2" >/dev/null)
+    mkdir -p "$TMP/$1"
+    tar -xzf "$TMP/$1-$2.tgz" -C "$TMP/$1" --strip-components=1
+}
+
+fetch preact "$PREACT"
+fetch htm "$HTM"
+fetch socket.io-client "$SOCKETIO"
+
+mkdir -p "$OUT/licenses"
+# ES modules; their bare imports ("preact") become relative paths, since the page
+# cannot carry an import map (that would be inline script, which the CSP refuses).
+cp "$TMP/preact/dist/preact.module.js" "$OUT/preact.module.js"
+sed 's|from *"preact"|from "./preact.module.js"|g' \
+    "$TMP/preact/hooks/dist/hooks.module.js" > "$OUT/hooks.module.js"
+cp "$TMP/htm/dist/htm.module.js" "$OUT/htm.module.js"
+cp "$TMP/socket.io-client/dist/socket.io.min.js" "$OUT/socket.io.min.js"
+cp "$TMP/preact/LICENSE" "$OUT/licenses/preact.LICENSE"
+cp "$TMP/htm/LICENSE" "$OUT/licenses/htm.LICENSE"
+cp "$TMP/socket.io-client/LICENSE" "$OUT/licenses/socket.io-client.LICENSE"
+# Source-map comments point at files we do not ship.
+for f in preact.module.js hooks.module.js htm.module.js; do
+    sed -i '/^\/\/# sourceMappingURL=/d' "$OUT/$f"
+    sed -i 's|//# sourceMappingURL=[^ ]*$||' "$OUT/$f"
+done
+if grep -l 'from *"preact' "$OUT"/*.module.js; then
+    echo "vendor.sh: a bare import is left in the files above" >&2
+    exit 1
+fi
+
+cat > "$OUT/README.md" <<MD
+# Vendored libraries of the agent console
+
+Written by \`scripts/vendor.sh\` (\`make vendor\`) from npm; do not edit by hand, change the
+pinned versions in that script and run it again.
+
+| file | package | version | license | source file in the package |
+|---|---|---|---|---|
+| preact.module.js | preact | $PREACT | MIT (licenses/preact.LICENSE) | dist/preact.module.js |
+| hooks.module.js | preact (hooks) | $PREACT | MIT (licenses/preact.LICENSE) | hooks/dist/hooks.module.js, its \`from "preact"\` rewritten to \`./preact.module.js\` |
+| htm.module.js | htm | $HTM | Apache-2.0 (licenses/htm.LICENSE) | dist/htm.module.js |
+| socket.io.min.js | socket.io-client | $SOCKETIO | MIT (licenses/socket.io-client.LICENSE) | dist/socket.io.min.js |
+
+Source-map comments are removed (the maps are not shipped).
+MD
+echo "vendored preact $PREACT, htm $HTM, socket.io-client $SOCKETIO into $OUT"
