@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
+from handoff.api.console import setup_console_routes
 from handoff.api.converse import setup_dialogues
-from handoff.api.console import setup_console
+from handoff.api.console_page import setup_console_page
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import (
     ACTIONS,
@@ -55,11 +56,13 @@ from handoff.sockets.widget import WidgetNamespace
 from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
 from handoff.storage.bots import BotRepo
+from handoff.storage.canned import CannedRepo
 from handoff.storage.conversations import ConversationRepo
 from handoff.storage.db import checkpoint, make_engine
 from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
+from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.outbox import OutboxRepo, OutboxSignal
 from handoff.storage.writer import MessageWriter
@@ -184,6 +187,8 @@ def create_app(
                     messages=MessageRepo(engine),
                     writer=app[WRITER],
                     offline=OfflineMessageRepo(engine, outbox=outbox_signal),
+                    notes=NoteRepo(engine),
+                    canned=CannedRepo(engine),
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),
@@ -244,10 +249,11 @@ def create_app(
     setup_routes(app)
     setup_action_routes(app)
     setup_webhook_routes(app)
+    setup_console_routes(app)
     setup_dialogues(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
-        setup_console(app, _STATIC, "/console/")
+        setup_console_page(app, _STATIC, "/console/")
     return app
 
 

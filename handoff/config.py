@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     agent_recheck_seconds: float = Field(default=30.0, gt=0)
     """How often each open agent socket's agent record and token expiry are checked again."""
+    agent_away_seconds: int = Field(default=300, ge=0, le=7 * 24 * 3600)
+    """A console sets itself ``away`` after this long without activity (0: never); it is
+    told the value in ``GET /api/v1/agents/me`` and does it itself."""
 
     # sign-in throttle: failed attempts only, each ``COUNT/PERIOD`` (``10/15 minutes``)
     login_failures_per_account_address: str = "10/15 minutes"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handoff.api.keys import SERVICE
+from handoff.api.keys import SERVICE, SIGNER
 from handoff.errors import Forbidden, Unauthorized
+from handoff.storage.agents import AgentRecord
 from handoff.storage.bots import BotRecord
 
-__all__ = ["bearer", "bot_from_request"]
+__all__ = ["agent_from_request", "bearer", "bot_from_request"]
 
 
 def bearer(request: web.Request) -> str:
@@ -28,3 +29,9 @@ async def bot_from_request(request: web.Request) -> BotRecord:
     if bot.id != request.match_info["bot_id"]:
         raise Forbidden("this API key belongs to another bot", field="bot_id")
     return bot
+
+
+async def agent_from_request(request: web.Request) -> AgentRecord:
+    """The signed-in agent, by their token, read fresh: deleted or disabled ones are refused."""
+    agent_id = request.app[SIGNER].verify(bearer(request))
+    return await request.app[SERVICE].signed_in_agent(agent_id, field="Authorization")

@@ -1,28 +1,20 @@
-"""The agent console's static files, at ``/console/``; its page at ``/console`` too.
-
-The console is a static page (``handoff/console/``) that speaks only the public REST
-API and the ``/agent`` namespace; the server just hands out its files.
-"""
+"""The REST routes an agent console needs beyond sign-in, each from its own module."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
-__all__ = ["setup_console"]
+from handoff.api.canned import setup_canned_routes
+from handoff.api.colleagues import setup_colleague_routes
+from handoff.api.notes import setup_note_routes
+from handoff.api.offline import setup_offline_routes
+
+__all__ = ["setup_console_routes"]
 
 
-def setup_console(app: web.Application, static: Path, prefix: str = "/console/") -> None:
-    """Serve ``static`` at ``prefix``, and its ``index.html`` at the prefix itself."""
-    index = static / "index.html"
-
-    async def page(request: web.Request) -> web.FileResponse:
-        # Never cached: a new server version must not leave an old page in a tab.
-        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-    if index.is_file():
-        # Before the static resource, which would answer the bare prefix with 403.
-        app.router.add_get(prefix.rstrip("/"), page)
-        app.router.add_get(prefix, page)
-    app.router.add_static(prefix, static, show_index=False)
+def setup_console_routes(app: web.Application) -> None:
+    """Colleagues, canned responses, notes and tags, handled offline messages."""
+    setup_colleague_routes(app)
+    setup_canned_routes(app)
+    setup_note_routes(app)
+    setup_offline_routes(app)

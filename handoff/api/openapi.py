@@ -17,9 +17,9 @@ from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import bot as botp
+from handoff.protocol import console, rest
 from handoff.protocol import dialogues as dlg
-from handoff.protocol import rest
-from handoff.protocol.common import AgentView, ConversationView
+from handoff.protocol.common import MAX_INT, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
 from handoff.protocol.webhooks import DeliveryList, DeliveryView
 
@@ -66,6 +66,7 @@ class Op:
 BOT = "botKey"
 AGENT = "agentToken"
 B = "/api/v1/bots/{bot_id}"
+C = "/api/v1/conversations/{conversation_id}"
 OPS = [
     Op(
         "post",
@@ -75,7 +76,13 @@ OPS = [
         rest.LoginResponse,
         rest.LoginRequest,
     ),
-    Op("get", "/api/v1/agents/me", "The signed-in agent", AGENT, AgentView),
+    Op(
+        "get",
+        "/api/v1/agents/me",
+        "The signed-in agent, their bots and teams, and the console's limits",
+        AGENT,
+        console.AgentProfile,
+    ),
     Op(
         "post",
         B + "/handoff",
@@ -199,6 +206,77 @@ OPS = [
         dlg.ConverseResponse,
         dlg.ConverseRequest,
     ),
+    # The agent console's REST side (any client may use it)
+    Op(
+        "get",
+        B + "/agents",
+        "The bot's agents with their live status, and its teams (for a transfer)",
+        AGENT,
+        console.ColleagueList,
+    ),
+    Op(
+        "get",
+        B + "/canned-responses",
+        "The bot's canned responses, by shortcut",
+        AGENT,
+        console.CannedList,
+    ),
+    Op(
+        "post",
+        B + "/canned-responses",
+        "Add a canned response (admin role)",
+        AGENT,
+        console.CannedResponseView,
+        console.CannedRequest,
+        201,
+    ),
+    Op(
+        "put",
+        B + "/canned-responses/{id}",
+        "Change a canned response (admin role)",
+        AGENT,
+        console.CannedResponseView,
+        console.CannedRequest,
+    ),
+    Op(
+        "delete",
+        B + "/canned-responses/{id}",
+        "Delete a canned response (admin role)",
+        AGENT,
+        None,
+        status=204,
+    ),
+    Op(
+        "get",
+        C + "/notes",
+        "A conversation's private notes, oldest first",
+        AGENT,
+        console.NoteList,
+    ),
+    Op(
+        "post",
+        C + "/notes",
+        "Add a private note (the person never sees it)",
+        AGENT,
+        console.NoteView,
+        console.NoteRequest,
+        201,
+    ),
+    Op(
+        "put",
+        C + "/tags",
+        "Replace a conversation's tags",
+        AGENT,
+        console.TagsView,
+        console.TagsRequest,
+    ),
+    Op(
+        "post",
+        B + "/offline-messages/{message_id}/handled",
+        "Mark a message left for the bot's agents handled (once; again answers the same)",
+        AGENT,
+        OfflineMessageView,
+    ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),
 ]
@@ -210,6 +288,7 @@ OPS = [
 _PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("actions", "name"): {"type": "string", "pattern": act.ACTION_NAME_PATTERN},
     ("env", "name"): {"type": "string", "pattern": act.ENV_NAME_PATTERN},
+    ("canned-responses", "id"): {"type": "integer", "minimum": 1, "maximum": MAX_INT},
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from handoff.api.auth import bearer, bot_from_request
+from handoff.api.auth import agent_from_request, bot_from_request
 from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import Forbidden, StorageUnavailable, TooLarge, Unauthorized
@@ -91,10 +91,8 @@ def _limited(request: web.Request, exc: SignInLimited) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    agent_id = request.app[SIGNER].verify(bearer(request))
-    record = await service.signed_in_agent(agent_id, field="Authorization")
-    return json_response(await service.describe_agent(record))
+    record = await agent_from_request(request)
+    return json_response(await request.app[SERVICE].agent_profile(record))
 
 
 def _within(value: dict[str, Any] | None, limit: int, field: str) -> None:

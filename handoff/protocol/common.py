@@ -152,6 +152,8 @@ class ConversationView(_Out):
     closed_at: datetime | None = None
     priority: Priority = "normal"
     handoff_packet: HandoffPacket = Field(default_factory=HandoffPacket)
+    tags: list[str] = Field(default_factory=list)
+    """The agents' labels (``PUT /api/v1/conversations/{conversation_id}/tags``)."""
 
 
 class QueueEntryView(_Out):

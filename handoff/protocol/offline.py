@@ -43,7 +43,8 @@ class LeaveMessageRequest(RestBody):
 
 
 class OfflineMessageView(BaseModel):
-    """A stored message; agents see it in their ``queue`` answer as ``offline_messages``."""
+    """A stored message; agents see it in their ``queue`` answer as ``offline_messages``
+    until one of them marks it handled."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -55,3 +56,7 @@ class OfflineMessageView(BaseModel):
     contact: str
     message: str
     created_at: datetime
+    handled_at: datetime | None = None
+    """When an agent marked it handled (the ``queue`` answer then leaves it out)."""
+    handled_by: str | None = None
+    """The id of that agent."""

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handoff.protocol.common import Seq, TranscriptItem
 
-__all__ = ["FromUser", "MessagesToClient", "Username", "WidgetTyping"]
+__all__ = ["FromUser", "MessagesToClient", "Username", "WidgetReceived", "WidgetTyping"]
 
 _ID = Field(min_length=1, max_length=128)
 
@@ -48,3 +48,10 @@ class WidgetTyping(_In):
 
     ConversationID: str = _ID
     typing: bool
+
+
+class WidgetReceived(_In):
+    """``received`` (opt-in): the widget has shown every agent message up to ``seq``."""
+
+    ConversationID: str = _ID
+    seq: Seq

@@ -108,6 +108,12 @@ class AgentActions:
             )
             if await ctx.state.touch_connection("widget", conversation_id, 0):
                 await ctx.state.mark_widget_seen(conversation_id, stored.seq)
+                # From the routing state alone (no database read): this is every message's path.
+                await ctx.notifier.agent(
+                    record.id,
+                    ev.MESSAGES_DELIVERED,
+                    {"conversation_id": conversation_id, "seq": stored.seq},
+                )
         return stored
 
     async def typing(self, record: AgentRecord, conversation_id: str, typing: bool) -> None:

@@ -21,8 +21,10 @@ from handoff.routing.notifier import Notifier
 from handoff.routing.refusals import ConversationChanged, InvalidState, UnknownConversation
 from handoff.routing.shared_state import RoutingState
 from handoff.storage.agents import AgentRepo
+from handoff.storage.canned import CannedRepo
 from handoff.storage.conversations import ConversationRepo, StaleState
 from handoff.storage.messages import MessageRepo
+from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.writer import MessageWriter
 
@@ -54,6 +56,8 @@ class Stores:
     messages: MessageRepo
     writer: MessageWriter
     offline: OfflineMessageRepo
+    notes: NoteRepo
+    canned: CannedRepo
 
 
 @dataclass(frozen=True, slots=True)

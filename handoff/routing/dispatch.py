@@ -151,6 +151,7 @@ class Dispatcher:
                 "note": note,
                 "from_agent_id": from_agent,
                 "user_connected": await ctx.state.touch_connection("widget", cid, 0) > 0,
+                "delivered_seq": await ctx.state.widget_seen(cid),
             },
         )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.errors import BadRequest, Conflict
+from handoff.errors import BadRequest, Conflict, NotFound
+from handoff.protocol import events as ev
 from handoff.protocol.offline import MAX_OFFLINE_MESSAGES_SHOWN, OfflineMessageView
 from handoff.routing.context import Context, is_blank
 from handoff.routing.refusals import NotYourBot
@@ -41,12 +42,38 @@ class MessagesLeft:
                     field="ConversationID",
                     code="conversation_taken",
                 )
-        return await self._ctx.stores.offline.leave(
+        stored = await self._ctx.stores.offline.leave(
             bot.id, conversation_id=conversation_id, user=user, contact=contact, message=message
         )
+        await self._ctx.notifier.bot_agents(
+            bot.id,
+            ev.OFFLINE_MESSAGE,
+            {"bot_id": bot.id, "message": stored.model_dump(mode="json")},
+        )
+        return stored
+
+    async def handled(
+        self, record: AgentRecord, bot_id: str, message_id: str
+    ) -> OfflineMessageView:
+        """Mark a message handled (once: doing it again answers the same); agents are told."""
+        if bot_id not in record.bots:
+            raise NotYourBot(field="bot_id")
+        marked = await self._ctx.stores.offline.mark_handled(bot_id, message_id, record.id)
+        if marked is None:  # also another bot's: not told apart, so ids do not leak
+            raise NotFound(
+                "this bot has no offline message with this id",
+                field="message_id",
+                code="unknown_offline_message",
+            )
+        view, changed = marked
+        if changed:
+            await self._ctx.notifier.bot_agents(
+                bot_id, ev.OFFLINE_MESSAGE_HANDLED, {"bot_id": bot_id, "message_id": view.id}
+            )
+        return view
 
     async def for_agent(self, record: AgentRecord, bot_id: str | None) -> list[OfflineMessageView]:
-        """The newest messages left for the bots this agent serves (or one of them)."""
+        """The newest unhandled messages left for the bots this agent serves (or one of them)."""
         if bot_id is not None and bot_id not in record.bots:
             raise NotYourBot(field="bot_id")
         bots = [bot_id] if bot_id else list(record.bots)

@@ -19,10 +19,13 @@ from handoff.routing.agent_actions import AgentActions
 from handoff.routing.availability import Availability
 from handoff.routing.bot_side import BotSide
 from handoff.routing.bots import BotDirectory
+from handoff.routing.canned import CannedResponses
 from handoff.routing.closing import Closer
+from handoff.routing.colleagues import Colleagues
 from handoff.routing.context import Context, Stores
 from handoff.routing.dispatch import Dispatcher
 from handoff.routing.messages_left import MessagesLeft
+from handoff.routing.notes import ConversationNotes
 from handoff.routing.notifier import Notifier
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
@@ -81,6 +84,7 @@ class HandoffService:
         left = MessagesLeft(ctx)
         self.leave_message = left.leave
         self.offline_messages_for = left.for_agent
+        self.offline_message_handled = left.handled
         # widgets
         self.widget_generation = widgets.generation
         self.bind_widget = widgets.bind
@@ -88,6 +92,7 @@ class HandoffService:
         self.user_message = widgets.message
         self.store_transcript = widgets.transcript
         self.user_typing = widgets.typing
+        self.widget_delivered = widgets.delivered
         # agents
         self.describe_agent = presence.describe
         self.agent_connected = presence.connected
@@ -100,6 +105,16 @@ class HandoffService:
         self.transfer = Transfers(ctx, actions, queue, dispatcher).transfer
         self.close = actions.close
         self.history = actions.history
+        # the console's REST side
+        colleagues = Colleagues(ctx)
+        self.agent_profile = colleagues.profile
+        self.colleagues = colleagues.of_bot
+        self.canned = CannedResponses(ctx)
+        """Canned responses of a bot: ``list``, ``create``, ``update``, ``delete``."""
+        notes = ConversationNotes(ctx, actions)
+        self.notes = notes.notes
+        self.add_note = notes.add_note
+        self.set_tags = notes.set_tags
         # housekeeping
         self.sweep = timers.sweep
 

@@ -242,6 +242,25 @@ class WidgetSession:
                 agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
             )
 
+    async def delivered(
+        self, conversation_id: str, seq: int, *, generation: int | None = None
+    ) -> None:
+        """Agent messages up to ``seq`` reached a widget: tell the agent who has it.
+
+        ``seq`` is capped at the delivery mark (the last agent message sent while a
+        widget was bound), so a widget cannot claim what was never sent.
+        """
+        ctx = self._ctx
+        await self._current(conversation_id, generation)
+        seq = min(seq, await ctx.state.widget_seen(conversation_id))
+        if seq <= 0:
+            return
+        agent_id = await ctx.state.assigned_agent(conversation_id)
+        if agent_id is not None:
+            await ctx.notifier.agent(
+                agent_id, ev.MESSAGES_DELIVERED, {"conversation_id": conversation_id, "seq": seq}
+            )
+
     async def _current(self, conversation_id: str, generation: int | None) -> None:
         """Refuse a socket bound to a handoff that has ended."""
         if generation is not None and await self.generation(conversation_id) != generation:

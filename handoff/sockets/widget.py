@@ -12,7 +12,13 @@ from handoff.config import Settings
 from handoff.errors import Forbidden
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import events as ev
-from handoff.protocol.widget import FromUser, MessagesToClient, Username, WidgetTyping
+from handoff.protocol.widget import (
+    FromUser,
+    MessagesToClient,
+    Username,
+    WidgetReceived,
+    WidgetTyping,
+)
 from handoff.routing.refusals import BotMismatch
 from handoff.routing.service import BindResult, HandoffService
 from handoff.sockets import rooms
@@ -68,6 +74,7 @@ class WidgetNamespace(Namespace):
             ev.FROM_USER: self._from_user,
             ev.MESSAGES_TO_CLIENT: self._messages_to_client,
             ev.USER_TYPING_IN: self._typing,
+            ev.RECEIVED: self._received,
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
@@ -227,6 +234,16 @@ class WidgetNamespace(Namespace):
                 {"message": message.text, "seq": message.seq, "sender": "agent", "agent": agent},
                 room=sid,
             )
+        if result.backlog:
+            # Sent (in order, before the ack): the agent sees them delivered.
+            await handle(
+                ev.USERNAME,
+                sid,
+                lambda: self._service.widget_delivered(
+                    cid, result.backlog[-1].seq, generation=result.generation
+                ),
+                self._events,
+            )
         view = result.conversation
         return self._bound_ack(view.state, view.agent_id, cid)
 
@@ -263,5 +280,13 @@ class WidgetNamespace(Namespace):
         binding = self._bound(sid, req.ConversationID)
         await self._service.user_typing(
             req.ConversationID, req.typing, generation=binding.generation
+        )
+        return {"ok": True}
+
+    async def _received(self, sid: str, data: object) -> Ack:
+        req = parse(WidgetReceived, data, required=True)
+        binding = self._bound(sid, req.ConversationID)
+        await self._service.widget_delivered(
+            req.ConversationID, req.seq, generation=binding.generation
         )
         return {"ok": True}

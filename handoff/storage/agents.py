@@ -149,6 +149,23 @@ class AgentRepo:
             )
         return True
 
+    async def of_bot(self, bot_id: str) -> list[AgentRecord]:
+        """The agents who serve the bot and may work (neither deleted nor disabled), by name."""
+        async with self._engine.connect() as conn:
+            ids = (
+                await conn.scalars(
+                    sa.select(agents.c.id)
+                    .join(agent_bots, agent_bots.c.agent_id == agents.c.id)
+                    .where(
+                        agent_bots.c.bot_id == bot_id,
+                        agents.c.deleted_at.is_(None),
+                        agents.c.disabled_at.is_(None),
+                    )
+                )
+            ).all()
+        found = await self.get_many(ids)
+        return sorted(found.values(), key=lambda r: (r.name.casefold(), r.id))
+
     async def teams_of_bot(self, bot_id: str) -> set[str]:
         """Every team name any agent of the bot belongs to."""
         async with self._engine.connect() as conn:

@@ -70,6 +70,7 @@ def _view(row: sa.Row[tuple[object, ...]]) -> ConversationView:
             transcript=m["bot_transcript"],
             error=m["handoff_error"],
         ),
+        tags=m["tags"] or [],
     )
 
 
@@ -133,6 +134,16 @@ class ConversationRepo:
                 )
             )
         return int(value or 0)
+
+    async def set_tags(self, conversation_id: str, tags: list[str]) -> bool:
+        """Replace the conversation's tags; False when there is no such conversation."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                conversations.update()
+                .where(conversations.c.id == conversation_id)
+                .values(tags=tags)
+            )
+        return bool(result.rowcount)
 
     async def open_conversations(self) -> list[ConversationView]:
         """Every conversation not closed, oldest first (used to rebuild in-process state)."""

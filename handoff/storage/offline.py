@@ -30,6 +30,8 @@ def _view(r: sa.Row[Any]) -> OfflineMessageView:
         contact=m["contact"],
         message=m["message"],
         created_at=aware(m["created_at"]),
+        handled_at=aware(m["handled_at"]),
+        handled_by=m["handled_by"],
     )
 
 
@@ -76,16 +78,37 @@ class OfflineMessageRepo:
         return _view(row)
 
     async def latest(self, bot_ids: Collection[str], *, limit: int) -> list[OfflineMessageView]:
-        """The newest messages left for these bots, newest first."""
+        """The newest messages left for these bots that nobody handled yet, newest first."""
         if not bot_ids:
             return []
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
                     _t.select()
-                    .where(_t.c.bot_id.in_(list(bot_ids)))
+                    .where(_t.c.bot_id.in_(list(bot_ids)), _t.c.handled_at.is_(None))
                     .order_by(_t.c.created_at.desc(), _t.c.id.desc())
                     .limit(limit)
                 )
             ).all()
         return [_view(r) for r in rows]
+
+    async def mark_handled(
+        self, bot_id: str, message_id: str, agent_id: str
+    ) -> tuple[OfflineMessageView, bool] | None:
+        """Mark the bot's message handled by the agent, unless it is already.
+
+        Returns the message and whether this call marked it (the first mark stays);
+        None when the bot has no such message.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                _t.update()
+                .where(_t.c.id == message_id, _t.c.bot_id == bot_id, _t.c.handled_at.is_(None))
+                .values(handled_at=utcnow(), handled_by=agent_id)
+            )
+            row = (
+                await conn.execute(_t.select().where(_t.c.id == message_id, _t.c.bot_id == bot_id))
+            ).first()
+        if row is None:
+            return None
+        return _view(row), bool(result.rowcount)

@@ -12,8 +12,10 @@ __all__ = [
     "agents",
     "bot_dialogues",
     "bots",
+    "canned_responses",
     "conversation_details",
     "conversation_events",
+    "conversation_notes",
     "conversations",
     "dialogue_sessions",
     "env_vars",
@@ -123,6 +125,8 @@ conversations = sa.Table(
     # queued_at → assigned_at of the last assignment (a transfer moves assigned_at on,
     # so the wait is kept apart): what estimated waits are computed from.
     sa.Column("wait_seconds", sa.Float, nullable=True),
+    # The agents' labels for it (a JSON list of strings); null reads as none.
+    sa.Column("tags", sa.JSON, nullable=True),
     sa.Index("ix_conversations_bot_id_assigned_at", "bot_id", "assigned_at"),
 )
 
@@ -313,6 +317,9 @@ offline_messages = sa.Table(
     sa.Column("contact", sa.String(320), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Set once, by the first agent who marks it handled; the queue then leaves it out.
+    sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("handled_by", sa.String(64), nullable=True),
     sa.Index("ix_offline_messages_bot_id_created_at", "bot_id", "created_at"),
 )
 
@@ -346,4 +353,38 @@ dialogue_sessions = sa.Table(
     # conversation never both win, on any process.
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The agent console: canned responses per bot, private notes per conversation ------------
+
+canned_responses = sa.Table(
+    "canned_responses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "bot_id", sa.String(64), sa.ForeignKey("bots.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("shortcut", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("bot_id", "shortcut"),
+)
+
+conversation_notes = sa.Table(
+    "conversation_notes",
+    metadata,
+    # The order notes were written in: a conversation's notes are read in it.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(128),
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    # Agents are never removed (a deleted one is marked), so the author stays known.
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
