@@ -98,13 +98,18 @@ class ConsolePage:
         SHOTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
-    async def axe(self) -> list[dict[str, Any]]:
-        """axe-core's serious and critical violations on the page as it is now."""
+    async def axe(self) -> list[str]:
+        """axe-core's serious and critical violations on the page as it is now, each as
+        its rule and the elements it found."""
         source = AXE.read_text(encoding="utf-8")
         # Evaluated by the driver (not an inline script), so the page's CSP stays as served.
         await self.page.evaluate(f"() => {{ {source}\n window.axe = axe; }}")
         result = await self.page.evaluate("async () => (await window.axe.run(document)).violations")
-        return [v for v in result if v.get("impact") in ("serious", "critical")]
+        return [
+            f"{v['id']}: {[n['target'] for n in v['nodes']]} {v['nodes'][0].get('failureSummary')}"
+            for v in result
+            if v.get("impact") in ("serious", "critical")
+        ]
 
 
 OpenConsole = Callable[..., Awaitable[ConsolePage]]

@@ -20,7 +20,8 @@ export function CannedAdmin({ s, ctl }) {
       await ctl.saveCanned(botId, editing, shortcut.trim().replace(/^\//, ""), text);
       reset();
     } catch (err) {
-      setError(explain(err) + (err.field ? ` (${err.field})` : ""));
+      const m = explain(err);
+      setError(err.field && !m.includes(err.field) ? `${m} (${err.field})` : m);
     }
   };
   const remove = async (c) => {
@@ -49,7 +50,8 @@ export function CannedAdmin({ s, ctl }) {
           <h3>${editing ? "Edit canned response" : "New canned response"}</h3>
           <label for="canned-shortcut">Shortcut</label>
           <input id="canned-shortcut" type="text" placeholder="greeting" value=${shortcut}
-            onInput=${(e) => setShortcut(e.currentTarget.value)} required />
+            aria-describedby="canned-shortcut-help" onInput=${(e) => setShortcut(e.currentTarget.value)} required />
+          <p id="canned-shortcut-help" class="small muted">Letters, digits, _ and -, up to 32; agents type it after /.</p>
           <label for="canned-text">Text</label>
           <textarea id="canned-text" rows="3" value=${text} onInput=${(e) => setText(e.currentTarget.value)} required></textarea>
           ${error && html`<p class="inline-error" role="alert">${error}</p>`}

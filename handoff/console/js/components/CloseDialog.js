@@ -31,7 +31,8 @@ export function CloseDialog({ conv, ctl }) {
       await ctl.close(conv.id, outcome);
       ctl.closeDialog();
     } catch (err) {
-      setError(explain(err) + (err.field ? ` (${err.field})` : ""));
+      const m = explain(err);
+      setError(err.field && !m.includes(err.field) ? `${m} (${err.field})` : m);
       setBusy(false);
     }
   };

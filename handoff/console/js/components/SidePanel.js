@@ -63,7 +63,7 @@ function Tags({ s, conv, ctl }) {
           <button type="button" class="tag-x" aria-label=${"Remove tag " + t}
             onClick=${() => ctl.setTags(conv.id, tags.filter((x) => x !== t))}>×</button></li>`)}</ul>
       <form onSubmit=${add} class="row">
-        <input type="text" aria-label="New tag" placeholder="Add a tag" maxlength="64"
+        <input type="text" aria-label="New tag" placeholder="Add a tag" maxlength="32"
           value=${text} onInput=${(e) => setText(e.currentTarget.value)} />
         <button type="submit" class="btn btn-sm" disabled=${!text.trim()}>Add tag</button>
       </form>

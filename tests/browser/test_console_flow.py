@@ -1,0 +1,145 @@
+"""The agent console end to end: a seed widget (Node, socket.io-client 3.1.3) handed off,
+taken, answered, transferred to a second agent in another browser context with a note,
+closed with an outcome; canned responses made by an admin and used by an agent; the
+axe-core check and screenshots of the main screens."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import OpenConsole, StartWidget, agent
+from tests.conftest import Server
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TRANSCRIPT = [
+    {"sender": "user", "message": "Where is my parcel?"},
+    {"sender": "bot", "message": "I can get you a person for that."},
+]
+
+
+async def test_handoff_take_talk_transfer_close(
+    server: Server, console: OpenConsole, widget: StartWidget
+) -> None:
+    bot = await server.bot(assignment_mode="manual")
+    anna = await agent(server, bot, name="Anna")
+    ben = await agent(server, bot, name="Ben")
+
+    a = await console()
+    assert await a.axe() == [], "sign-in"
+    await a.shot("signin")
+    await a.signed_in(anna.email)
+    await expect(a.page.get_by_text("Nobody is waiting.")).to_be_visible()
+
+    res = await server.handoff(bot, user={"name": "Thandi"}, reason="parcel is late",
+                               entities={"order_id": "abc123"}, priority="high",
+                               transcript=TRANSCRIPT)
+    cid = res["ConversationID"]
+    w = await widget(cid, bot)
+
+    entry = a.page.locator(".queue-item", has_text="Thandi")
+    await expect(entry).to_contain_text("parcel is late")
+    await expect(entry).to_contain_text("order_id")
+    await expect(entry).to_contain_text("abc123")
+    await expect(entry).to_contain_text("high")
+    assert await a.axe() == [], "workspace with a queue"
+    await a.shot("queue")
+
+    await a.page.get_by_role("button", name="Take conversation with Thandi").click()
+    log = a.log()
+    await expect(a.page.get_by_label("Bot transcript")).to_contain_text("I can get you a person for that.")
+    await expect(a.page.get_by_label("Bot transcript")).to_contain_text("Bot")
+    await w.told("Anna")  # the widget hears that Anna joined
+
+    await w.send("It was due on Monday")
+    await expect(log).to_contain_text("It was due on Monday")
+    await a.send("Sorry! Let me check.")
+    await w.told("Sorry! Let me check.")
+    await expect(a.page.get_by_label("Message")).to_have_value("")
+    await expect(log.locator(".msg-agent .tick")).to_have_count(1)
+    assert await a.axe() == [], "a conversation"
+    await a.shot("conversation")
+
+    # Ben opens his console in a second browser context and goes online.
+    b = await console()
+    await b.signed_in(ben.email)
+    await a.page.get_by_role("button", name="Transfer").click()
+    dialog = a.page.get_by_role("dialog", name="Transfer conversation")
+    await expect(dialog.get_by_label("Transfer to").locator("option", has_text="Ben")).to_be_enabled()
+    assert await a.axe() == [], "transfer dialog"
+    await a.shot("transfer")
+    await dialog.get_by_label("Transfer to").select_option(label=(
+        await dialog.locator("option", has_text="Ben").inner_text()).strip())
+    await dialog.get_by_label("Note for the next agent").fill("Order abc123, courier lost it")
+    await dialog.get_by_role("button", name="Transfer").click()
+    await expect(dialog).to_be_hidden()
+    await expect(a.page.get_by_text("You transferred this conversation")).to_be_visible()
+
+    # Ben sees the note and the whole history: transcript, the person's and Anna's lines.
+    await expect(b.page.get_by_role("note")).to_contain_text("Order abc123, courier lost it")
+    await expect(b.page.get_by_role("note")).to_contain_text("Anna")
+    await expect(b.log()).to_contain_text("It was due on Monday")
+    await expect(b.log()).to_contain_text("Sorry! Let me check.")
+    await expect(b.page.get_by_label("Bot transcript")).to_contain_text("Where is my parcel?")
+    await w.told("Ben")
+    await w.send("Thanks Ben")
+    await expect(b.log()).to_contain_text("Thanks Ben")
+    await b.send("A new parcel is on its way.")
+    await w.told("A new parcel is on its way.")
+
+    await b.page.get_by_role("button", name="Close conversation").click()
+    close = b.page.get_by_role("dialog", name="Close conversation")
+    await close.get_by_label("Follow-up").check()
+    await close.get_by_label("Note (for the bot and the record)").fill("courier claim filed")
+    await b.shot("close")
+    await close.get_by_role("button", name="Close conversation").click()
+    await expect(close).to_be_hidden()
+    await expect(b.page.get_by_text("This conversation has ended")).to_be_visible()
+    await w.wait("disconnect_socket")
+    stored = await server.conversations.get(cid)
+    assert stored is not None
+    assert stored.state == "closed"
+    assert stored.outcome is not None
+    assert stored.outcome.model_dump() == {"status": "follow_up", "note": "courier claim filed", "variables": {}}
+
+
+async def test_admin_makes_a_canned_response_an_agent_inserts_it(
+    server: Server, console: OpenConsole, widget: StartWidget
+) -> None:
+    bot = await server.bot(assignment_mode="auto")
+    boss = await agent(server, bot, name="Boss", role="admin")
+    anna = await agent(server, bot, name="Anna")
+
+    admin = await console()
+    await admin.signed_in(boss.email, online=False)
+    await admin.page.get_by_role("button", name="Canned responses").click()
+    dialog = admin.page.get_by_role("dialog", name="Canned responses")
+    await dialog.get_by_label("Shortcut").fill("shipping")
+    await dialog.get_by_label("Text").fill("Parcels ship within 2 working days.")
+    await dialog.get_by_role("button", name="Add canned response").click()
+    await expect(dialog.locator(".canned-row")).to_contain_text("/shipping")
+    # A bad shortcut: the server's reason, by the form.
+    await dialog.get_by_label("Shortcut").fill("no spaces allowed")
+    await dialog.get_by_label("Text").fill("x")
+    await dialog.get_by_role("button", name="Add canned response").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("shortcut")
+    await admin.shot("canned-admin")
+
+    a = await console()
+    await a.signed_in(anna.email)
+    # A plain agent cannot manage them.
+    await expect(a.page.get_by_role("button", name="Canned responses")).to_have_count(0)
+    cid = (await server.handoff(bot, user={"name": "Lebo"}))["ConversationID"]
+    w = await widget(cid, bot)
+    await expect(a.page.get_by_role("heading", name="Lebo", exact=True)).to_be_visible()
+    box = a.page.get_by_label("Message")
+    await box.fill("/ship")
+    popup = a.page.get_by_role("listbox", name="Canned responses")
+    await expect(popup.get_by_role("option")).to_have_count(1)
+    await expect(popup).to_contain_text("Parcels ship within 2 working days.")
+    await box.press("Enter")  # inserts, does not send
+    await expect(box).to_have_value("Parcels ship within 2 working days.")
+    await box.press("Enter")
+    await w.told("Parcels ship within 2 working days.")
+    await expect(box).to_have_value("")
