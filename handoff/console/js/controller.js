@@ -61,9 +61,7 @@ export class Controller {
       me = await api.me(token);
     } catch (err) {
       if (err.status === 401 || err.status === 403) {
-        this.signOut(err.status === 401
-          ? "Your session has expired. Sign in again."
-          : err.message);
+        this.signOut(explain(err));
       } else {
         this.set({ screen: "signin", notice: err.message });
       }
@@ -155,11 +153,16 @@ export class Controller {
 
   async accept(cid) {
     this.setError("take:" + cid, null);
+    this.setError("queue", null);
     try {
       const ack = await this.socket.call("accept", { conversation_id: cid });
       this._assigned({ conversation: ack.conversation, messages: [], transcript: [] }, { select: true });
     } catch (err) {
-      this.setError("take:" + cid, explain(err));
+      // Said by the queue, not only by the entry: the entry itself goes away.
+      const entry = Object.values(this.state.queue).flat().find((e) => e.conversation_id === cid);
+      const message = explain(err);
+      this.setError("take:" + cid, message);
+      this.setError("queue", `${entry ? personName(entry) : "That conversation"}: ${message}`);
       this.refreshQueue();
     }
   }
@@ -452,7 +455,7 @@ export class Controller {
   }
 
   _apiFailed(err, key) {
-    if (err.status === 401) this.signOut("Your session has expired. Sign in again.");
+    if (err.status === 401) this.signOut(explain(err));
     else this.setError(key, explain(err));
   }
 

@@ -21,8 +21,10 @@ export function explain(err) {
   const code = err.code;
   if (code === "unauthorized") {
     const m = err.message || "";
-    return /expired/i.test(m) ? "Your session has expired. Sign in again." : `You were signed out: ${m || "sign in again."}`;
+    if (/expired/i.test(m)) return "Your session has expired. Sign in again.";
+    return `You were signed out: ${m || "your sign-in is no longer valid"}. Sign in again.`;
   }
+  if (code === "agent_disabled") return "This account is disabled. Ask an administrator.";
   if (code === "message_too_large") return `Too long to send: ${err.message}`;
   if (PLAIN[code]) return PLAIN[code];
   return err.message || "Something went wrong.";
