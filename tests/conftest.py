@@ -263,9 +263,13 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-async def start_server(settings: Settings) -> tuple[web.AppRunner, Server]:
+async def start_server(
+    settings: Settings, *, shutdown_timeout: float = 60.0
+) -> tuple[web.AppRunner, Server]:
+    """``shutdown_timeout``: how long stopping waits for open connections (a browser's
+    WebSocket stays open until the server goes)."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -143,30 +143,40 @@ async def console(browser: Browser, server: Server) -> AsyncIterator[OpenConsole
 StartWidget = Callable[..., Awaitable[JsWidget]]
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def widget(server: Server) -> AsyncIterator[StartWidget]:
-    """The seed snippet under Node (tests/js/seed_widget.js), socket.io-client 3.1.3."""
+async def launch_widget(url: str, conversation_id: str, bot: Bot, *,
+                        transcript: list[dict[str, str]] | None = None) -> JsWidget:
+    """The seed snippet under Node (tests/js/seed_widget.js), socket.io-client 3.1.3,
+    bound to ``conversation_id`` once it has connected."""
     node = shutil.which("node")
     if node is None or not (JS_DIR / "node_modules" / "sio3" / "package.json").is_file():
         pytest.fail("node and tests/js/node_modules are needed: run `make js-deps`")
-    started: list[JsWidget] = []
-
-    async def start(conversation_id: str, bot: Bot, *,
-                    transcript: list[dict[str, str]] | None = None) -> JsWidget:
-        args = [str(HARNESS), "--url", server.url, "--conversation", conversation_id,
-                "--bot", bot.id]
-        if transcript is not None:
-            args += ["--transcript", json.dumps(transcript)]
-        env = {**os.environ, "SIO_PKG": "sio3"}
-        env.pop("DEBUG", None)
-        proc = await asyncio.create_subprocess_exec(
-            node, *args, cwd=JS_DIR, env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
-        w = JsWidget(proc, "sio3")
-        started.append(w)
+    args = [str(HARNESS), "--url", url, "--conversation", conversation_id, "--bot", bot.id]
+    if transcript is not None:
+        args += ["--transcript", json.dumps(transcript)]
+    env = {**os.environ, "SIO_PKG": "sio3"}
+    env.pop("DEBUG", None)
+    proc = await asyncio.create_subprocess_exec(
+        node, *args, cwd=JS_DIR, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    w = JsWidget(proc, "sio3")
+    try:
         assert await w.wait("ready") == {"pkg": "sio3", "version": PACKAGES["sio3"]}
         await w.wait("connect")
+    except BaseException:
+        await w.close()
+        raise
+    return w
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def widget(server: Server) -> AsyncIterator[StartWidget]:
+    """Starts seed widgets against ``server``; all of them end with the test."""
+    started: list[JsWidget] = []
+
+    async def start(conversation_id: str, bot: Bot, **kwargs: Any) -> JsWidget:
+        w = await launch_widget(server.url, conversation_id, bot, **kwargs)
+        started.append(w)
         return w
 
     try:

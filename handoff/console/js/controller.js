@@ -22,7 +22,8 @@ export class Controller {
     this.typingState = {}; // cid -> {sentAt, timer}
     this.msgCounter = 0;
     idle.onActive(() => this._backFromAway());
-    setInterval(() => this._checkIdle(), 5000);
+    // Checked often enough for a short away_after_seconds, cheaply (no server call).
+    setInterval(() => this._checkIdle(), 1000);
   }
 
   get state() { return this.store.get(); }
@@ -117,7 +118,10 @@ export class Controller {
     const s = this.state;
     const after = s.me && Number(s.me.away_after_seconds);
     if (!after || s.status !== "online" || s.connection !== "online") return;
-    if (idle.idleMs() >= after * 1000) this.setStatus("away", { quiet: true, auto: true });
+    if (idle.idleMs() >= after * 1000 && !this.goingAway) {
+      this.goingAway = true;
+      this.setStatus("away", { quiet: true, auto: true }).finally(() => { this.goingAway = false; });
+    }
   }
 
   _backFromAway() {
@@ -329,7 +333,7 @@ export class Controller {
     this.setError("composer:" + cid, null);
     this.stopTyping(cid);
     const clientMsgId = `c${Date.now().toString(36)}${(this.msgCounter++).toString(36)}`;
-    const item = { client_msg_id: clientMsgId, text, state: "sending" };
+    const item = { client_msg_id: clientMsgId, text, state: this.socket.connected ? "sending" : "waiting" };
     this.updateConv(cid, (c) => ({ pending: [...c.pending, item] }));
     if (!this.socket.connected) return true; // kept as pending; sent again on reconnect
     return this._sendPending(cid, item);
