@@ -23,8 +23,8 @@ from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.console import setup_console_routes
-from handoff.api.converse import setup_dialogues
 from handoff.api.console_page import setup_console_page
+from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.keys import (
     ACTIONS,

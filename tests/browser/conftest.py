@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
 from tests.conftest import Bot, Server, make_settings, start_server, stop_server
 from tests.integration.test_js_widget import HARNESS, JS_DIR, PACKAGES, JsWidget
@@ -68,7 +75,9 @@ class ConsolePage:
         self.server = server
         self.errors: list[str] = []
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on(
+            "console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None
+        )
 
     async def open(self) -> None:
         await self.page.goto(f"{self.server.url}/console/")
@@ -121,7 +130,7 @@ async def console(browser: Browser, server: Server) -> AsyncIterator[OpenConsole
     contexts: list[BrowserContext] = []
     pages: list[ConsolePage] = []
 
-    async def open_console(viewport: dict[str, int] | None = None) -> ConsolePage:
+    async def open_console(viewport: ViewportSize | None = None) -> ConsolePage:
         ctx = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
         contexts.append(ctx)
         page = ConsolePage(await ctx.new_page(), server)
@@ -143,8 +152,9 @@ async def console(browser: Browser, server: Server) -> AsyncIterator[OpenConsole
 StartWidget = Callable[..., Awaitable[JsWidget]]
 
 
-async def launch_widget(url: str, conversation_id: str, bot: Bot, *,
-                        transcript: list[dict[str, str]] | None = None) -> JsWidget:
+async def launch_widget(
+    url: str, conversation_id: str, bot: Bot, *, transcript: list[dict[str, str]] | None = None
+) -> JsWidget:
     """The seed snippet under Node (tests/js/seed_widget.js), socket.io-client 3.1.3,
     bound to ``conversation_id`` once it has connected."""
     node = shutil.which("node")
@@ -156,8 +166,13 @@ async def launch_widget(url: str, conversation_id: str, bot: Bot, *,
     env = {**os.environ, "SIO_PKG": "sio3"}
     env.pop("DEBUG", None)
     proc = await asyncio.create_subprocess_exec(
-        node, *args, cwd=JS_DIR, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        node,
+        *args,
+        cwd=JS_DIR,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     w = JsWidget(proc, "sio3")
     try:
@@ -186,8 +201,15 @@ async def widget(server: Server) -> AsyncIterator[StartWidget]:
             await w.close()
 
 
-async def agent(server: Server, bot: Bot | list[Bot], *, name: str, role: str = "agent",
-                capacity: int = 3, teams: list[str] | None = None) -> Any:
+async def agent(
+    server: Server,
+    bot: Bot | list[Bot],
+    *,
+    name: str,
+    role: str = "agent",
+    capacity: int = 3,
+    teams: list[str] | None = None,
+) -> Any:
     """A stored agent with a readable name (and a role, for admins)."""
     from handoff.app import ENGINE
     from handoff.storage.agents import AgentRepo
@@ -195,6 +217,11 @@ async def agent(server: Server, bot: Bot | list[Bot], *, name: str, role: str = 
     bots = bot if isinstance(bot, list) else [bot]
     email = f"{name.lower().replace(' ', '.')}-{os.urandom(3).hex()}@example.com"
     return await AgentRepo(server.app[ENGINE]).create(
-        email, PASSWORD, name=name, bots=[b.id for b in bots], capacity=capacity,
-        teams=teams, role=role,
+        email,
+        PASSWORD,
+        name=name,
+        bots=[b.id for b in bots],
+        capacity=capacity,
+        teams=teams,
+        role=role,
     )

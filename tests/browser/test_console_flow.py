@@ -32,9 +32,14 @@ async def test_handoff_take_talk_transfer_close(
     await a.signed_in(anna.email)
     await expect(a.page.get_by_text("Nobody is waiting.")).to_be_visible()
 
-    res = await server.handoff(bot, user={"name": "Thandi"}, reason="parcel is late",
-                               entities={"order_id": "abc123"}, priority="high",
-                               transcript=TRANSCRIPT)
+    res = await server.handoff(
+        bot,
+        user={"name": "Thandi"},
+        reason="parcel is late",
+        entities={"order_id": "abc123"},
+        priority="high",
+        transcript=TRANSCRIPT,
+    )
     cid = res["ConversationID"]
     w = await widget(cid, bot)
 
@@ -48,7 +53,9 @@ async def test_handoff_take_talk_transfer_close(
 
     await a.page.get_by_role("button", name="Take conversation with Thandi").click()
     log = a.log()
-    await expect(a.page.get_by_label("Bot transcript")).to_contain_text("I can get you a person for that.")
+    await expect(a.page.get_by_label("Bot transcript")).to_contain_text(
+        "I can get you a person for that."
+    )
     await expect(a.page.get_by_label("Bot transcript")).to_contain_text("Bot")
     await w.told("Anna")  # the widget hears that Anna joined
 
@@ -66,11 +73,14 @@ async def test_handoff_take_talk_transfer_close(
     await b.signed_in(ben.email)
     await a.page.get_by_role("button", name="Transfer").click()
     dialog = a.page.get_by_role("dialog", name="Transfer conversation")
-    await expect(dialog.get_by_label("Transfer to").locator("option", has_text="Ben")).to_be_enabled()
+    await expect(
+        dialog.get_by_label("Transfer to").locator("option", has_text="Ben")
+    ).to_be_enabled()
     assert await a.axe() == [], "transfer dialog"
     await a.shot("transfer")
-    await dialog.get_by_label("Transfer to").select_option(label=(
-        await dialog.locator("option", has_text="Ben").inner_text()).strip())
+    await dialog.get_by_label("Transfer to").select_option(
+        label=(await dialog.locator("option", has_text="Ben").inner_text()).strip()
+    )
     await dialog.get_by_label("Note for the next agent").fill("Order abc123, courier lost it")
     await dialog.get_by_role("button", name="Transfer").click()
     await expect(dialog).to_be_hidden()
@@ -101,7 +111,11 @@ async def test_handoff_take_talk_transfer_close(
     assert stored is not None
     assert stored.state == "closed"
     assert stored.outcome is not None
-    assert stored.outcome.model_dump() == {"status": "follow_up", "note": "courier claim filed", "variables": {}}
+    assert stored.outcome.model_dump() == {
+        "status": "follow_up",
+        "note": "courier claim filed",
+        "variables": {},
+    }
 
 
 async def test_admin_makes_a_canned_response_an_agent_inserts_it(

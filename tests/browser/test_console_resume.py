@@ -25,8 +25,13 @@ async def test_reload_mid_conversation_loses_nothing_and_repeats_nothing(
     anna = await agent(server, bot, name="Anna")
     c = await console()
     await c.signed_in(anna.email)
-    cid = (await server.handoff(bot, user={"name": "Naledi"},
-                                transcript=[{"sender": "bot", "message": "Connecting you"}]))["ConversationID"]
+    cid = (
+        await server.handoff(
+            bot,
+            user={"name": "Naledi"},
+            transcript=[{"sender": "bot", "message": "Connecting you"}],
+        )
+    )["ConversationID"]
     w = await widget(cid, bot)
     await w.send("one")
     await expect(c.log()).to_contain_text("one")
@@ -95,7 +100,9 @@ async def test_two_conversations_keep_their_messages_apart(
     assert [m.text for m in await server.messages.history(second)] == ["from Bongani", "to Bongani"]
 
 
-async def test_server_gone_shows_reconnecting_then_resumes(browser: Browser, tmp_path: Path) -> None:
+async def test_server_gone_shows_reconnecting_then_resumes(
+    browser: Browser, tmp_path: Path
+) -> None:
     settings = make_settings(tmp_path)
     runner, server = await start_server(settings, shutdown_timeout=0.5)
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
@@ -121,7 +128,9 @@ async def test_server_gone_shows_reconnecting_then_resumes(browser: Browser, tmp
         await c.send("while away")
         await c.shot("reconnecting")
 
-        runner, server = await start_server(settings, shutdown_timeout=0.5)  # same port, same database
+        runner, server = await start_server(
+            settings, shutdown_timeout=0.5
+        )  # same port, same database
         c.server = server
         await expect(banner).to_be_hidden(timeout=15_000)
         await expect(c.page.get_by_text("Connected")).to_be_visible()
@@ -132,11 +141,20 @@ async def test_server_gone_shows_reconnecting_then_resumes(browser: Browser, tmp
         await expect(c.log().locator(".bubble")).to_have_count(4)
         assert await bubbles(c) == ["before", "answer", "while away", "after"]
         assert [m.text for m in await server.messages.history(cid)] == [
-            "before", "answer", "while away", "after"]
+            "before",
+            "answer",
+            "while away",
+            "after",
+        ]
         # The socket's own reconnect attempts log errors while the server is gone; no
         # script error otherwise.
-        assert not [e for e in c.errors if "WebSocket" not in e and "Failed to load" not in e
-                    and "ERR_CONNECTION_REFUSED" not in e], c.errors
+        assert not [
+            e
+            for e in c.errors
+            if "WebSocket" not in e
+            and "Failed to load" not in e
+            and "ERR_CONNECTION_REFUSED" not in e
+        ], c.errors
     finally:
         for w in widgets:
             await w.close()

@@ -18,9 +18,12 @@ from tests.conftest import Server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-NAME = '<img src=x onerror="window.__xss=\'name\'">Mpho'
+NAME = "<img src=x onerror=\"window.__xss='name'\">Mpho"
 LINE = "<script>window.__xss='transcript'</script>bot line"
-MESSAGES = ["<img src=x onerror=\"window.__xss='message'\">", "<script>window.__xss='script'</script>"]
+MESSAGES = [
+    "<img src=x onerror=\"window.__xss='message'\">",
+    "<script>window.__xss='script'</script>",
+]
 TOKEN_KEY = "handoff.console.token"
 
 
@@ -35,16 +38,24 @@ async def test_markup_is_shown_as_text_and_runs_nothing(
     try:
         c = ConsolePage(await ctx.new_page(), server)
         await c.signed_in(anna.email)
-        cid = (await server.handoff(bot, user={"name": NAME}, reason="<b>bold?</b>",
-                                    entities={"x": "<svg onload=alert(1)>"},
-                                    transcript=[{"sender": "bot", "message": LINE}]))["ConversationID"]
+        cid = (
+            await server.handoff(
+                bot,
+                user={"name": NAME},
+                reason="<b>bold?</b>",
+                entities={"x": "<svg onload=alert(1)>"},
+                transcript=[{"sender": "bot", "message": LINE}],
+            )
+        )["ConversationID"]
         w = await widget(cid, bot)
         for text in MESSAGES:
             await w.send(text)
         log = c.log()
         for text in MESSAGES:
             await expect(log.get_by_text(text, exact=True)).to_be_visible()
-        await expect(c.page.get_by_label("Bot transcript").get_by_text(LINE, exact=True)).to_be_visible()
+        await expect(
+            c.page.get_by_label("Bot transcript").get_by_text(LINE, exact=True)
+        ).to_be_visible()
         await expect(c.page.get_by_role("heading", name=NAME, exact=True)).to_be_visible()
         await expect(c.page.get_by_text("<b>bold?</b>").first).to_be_visible()
         await expect(c.page.get_by_text("<svg onload=alert(1)>").first).to_be_visible()
@@ -60,14 +71,18 @@ async def test_markup_is_shown_as_text_and_runs_nothing(
         await ctx.close()
 
 
-async def test_wrong_password_and_forged_or_expired_token(server: Server, console: OpenConsole) -> None:
+async def test_wrong_password_and_forged_or_expired_token(
+    server: Server, console: OpenConsole
+) -> None:
     bot = await server.bot()
     anna = await agent(server, bot, name="Anna")
     c = await console()
     await c.sign_in(anna.email, "not-the-password")
     alert = c.page.get_by_role("alert")
     await expect(alert).to_have_text("Wrong email or password.")
-    await expect(c.page.get_by_label("Password")).to_have_attribute("aria-describedby", "signin-error")
+    await expect(c.page.get_by_label("Password")).to_have_attribute(
+        "aria-describedby", "signin-error"
+    )
     await expect(c.page.get_by_label("Email")).to_have_value(anna.email)
 
     # A token that is not the server's: back at sign-in, told why.
@@ -81,11 +96,16 @@ async def test_wrong_password_and_forged_or_expired_token(server: Server, consol
         def get_timestamp(self) -> int:
             return int(time.time()) - 86_400
 
-    old = URLSafeTimedSerializer(load_secret_key(server.settings), salt="handoff.agent-token",
-                                 signer=DayOld)
-    await c.page.evaluate(f"sessionStorage.setItem({TOKEN_KEY!r}, {old.dumps({'agent_id': anna.id})!r})")
+    old = URLSafeTimedSerializer(
+        load_secret_key(server.settings), salt="handoff.agent-token", signer=DayOld
+    )
+    await c.page.evaluate(
+        f"sessionStorage.setItem({TOKEN_KEY!r}, {old.dumps({'agent_id': anna.id})!r})"
+    )
     await c.page.reload()
-    await expect(c.page.get_by_role("status")).to_have_text("Your session has expired. Sign in again.")
+    await expect(c.page.get_by_role("status")).to_have_text(
+        "Your session has expired. Sign in again."
+    )
     await c.sign_in(anna.email)
     await expect(c.page.get_by_text("Connected")).to_be_visible()
 
@@ -117,7 +137,9 @@ async def test_message_over_the_limit_is_refused_by_the_composer_text_kept(
     assert [m.text for m in await server.messages.history(cid)] == ["short"]
 
 
-async def test_taken_by_another_agent_a_moment_earlier(server: Server, console: OpenConsole) -> None:
+async def test_taken_by_another_agent_a_moment_earlier(
+    server: Server, console: OpenConsole
+) -> None:
     bot = await server.bot(assignment_mode="manual")
     anna = await agent(server, bot, name="Anna")
     ben = await agent(server, bot, name="Ben")
