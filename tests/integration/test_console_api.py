@@ -491,3 +491,25 @@ async def test_migration_0007_up_from_empty_and_one_step_down_on_postgres(
     postgres_url: str,
 ) -> None:
     await _migrate_0007_both_ways(postgres_url)
+
+
+async def test_canned_responses_notes_and_tags_on_postgres(pg_server: Server) -> None:
+    server = pg_server
+    bot = await server.bot()
+    ada = await token_of(server, await admin(server, bot))
+    base = f"/api/v1/bots/{bot.id}/canned-responses"
+    status, item = await call(server, "POST", base, ada, {"shortcut": "Hello", "text": "Hi"})
+    assert (status, item["shortcut"]) == (201, "hello")
+    status, body = await call(server, "POST", base, ada, {"shortcut": "hello", "text": "again"})
+    assert (status, error(body)) == (409, ("conflict", "shortcut"))
+    status, _ = await call(server, "DELETE", f"{base}/{item['id']}", ada)
+    assert status == 204
+    cid = (await server.handoff(bot))["ConversationID"]
+    status, note = await call(server, "POST", f"/api/v1/conversations/{cid}/notes", ada,
+                              {"text": "first"})
+    assert status == 201
+    _, body = await call(server, "GET", f"/api/v1/conversations/{cid}/notes", ada)
+    assert body == {"notes": [note]}
+    status, body = await call(server, "PUT", f"/api/v1/conversations/{cid}/tags", ada,
+                              {"tags": ["a", "A", "b"]})
+    assert (status, body["tags"]) == (200, ["a", "b"])
