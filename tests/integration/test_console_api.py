@@ -13,7 +13,8 @@ from handoff.app import ENGINE
 from handoff.storage.agents import AgentRecord, AgentRepo
 from handoff.storage.db import make_engine
 from handoff.storage.migrate import downgrade, upgrade
-from tests.conftest import Bot, Server
+from tests.conftest import Bot, Server, make_settings, start_server, stop_server
+from tests.integration.test_cli import run
 
 PASSWORD = "s3cret-pass"
 
@@ -70,6 +71,19 @@ async def test_me_tells_the_console_its_bots_teams_and_limits(server: Server) ->
     assert me["teams"] == {shop.id: ["billing"], other.id: ["billing"]}
     assert me["away_after_seconds"] == server.settings.agent_away_seconds == 300
     assert me["max_message_bytes"] == server.settings.max_message_bytes
+
+
+async def test_the_away_setting_is_validated_and_reaches_the_console(tmp_path: Path) -> None:
+    for bad in ("-1", "soon", "604801"):
+        done = run(tmp_path, "serve", env={"HANDOFF_AGENT_AWAY_SECONDS": bad})
+        assert done.returncode == 1 and "HANDOFF_AGENT_AWAY_SECONDS" in done.stderr, done.stderr
+    runner, server = await start_server(make_settings(tmp_path, agent_away_seconds=0))
+    try:
+        agent = await server.agent(await server.bot())
+        _, me = await call(server, "GET", "/api/v1/agents/me", await token_of(server, agent))
+        assert me["away_after_seconds"] == 0
+    finally:
+        await stop_server(runner, server)
 
 
 async def test_me_refuses_no_token_a_bad_one_and_a_disabled_agent(server: Server) -> None:
