@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from handoff.errors import Conflict, Forbidden
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
@@ -26,7 +28,14 @@ from handoff.routing.refusals import (
 from handoff.storage.agents import AgentRecord
 from handoff.storage.writer import NewMessage
 
-__all__ = ["AgentActions"]
+__all__ = ["AgentActions", "Sent"]
+
+
+class Sent(NamedTuple):
+    """An agent message as stored, and whether it went to a bound widget just now."""
+
+    message: MessageView
+    delivered: bool
 
 
 class AgentActions:
@@ -83,7 +92,7 @@ class AgentActions:
 
     async def send(
         self, record: AgentRecord, conversation_id: str, text: str, client_msg_id: str | None
-    ) -> MessageView:
+    ) -> Sent:
         """Store the agent's message, then deliver it to the widget."""
         ctx = self._ctx
         ctx.check_text(text, "text")
@@ -95,6 +104,7 @@ class AgentActions:
         stored = await ctx.stores.writer.write(
             NewMessage(conversation_id, seq, "agent", text, record.id, client_msg_id)
         )
+        delivered = False
         if stored.seq == seq:  # not a repeat of a client_msg_id already delivered
             await ctx.notifier.widget(
                 conversation_id,
@@ -106,15 +116,21 @@ class AgentActions:
                     "agent": {"id": record.id, "name": record.name},
                 },
             )
+            # From the routing state alone (no database read): this is every message's path.
             if await ctx.state.touch_connection("widget", conversation_id, 0):
                 await ctx.state.mark_widget_seen(conversation_id, stored.seq)
-                # From the routing state alone (no database read): this is every message's path.
-                await ctx.notifier.agent(
-                    record.id,
-                    ev.MESSAGES_DELIVERED,
-                    {"conversation_id": conversation_id, "seq": stored.seq},
-                )
-        return stored
+                delivered = True
+                # The sending socket learns it from its ack; only the agent's other
+                # sockets (another tab) need the event, which costs a packet per message.
+                if await ctx.state.touch_connection("agent", record.id, 0) > 1:
+                    await ctx.notifier.agent(
+                        record.id,
+                        ev.MESSAGES_DELIVERED,
+                        {"conversation_id": conversation_id, "seq": stored.seq},
+                    )
+        else:  # a retry: delivered if it was, then or since
+            delivered = stored.seq <= await ctx.state.widget_seen(conversation_id)
+        return Sent(stored, delivered)
 
     async def typing(self, record: AgentRecord, conversation_id: str, typing: bool) -> None:
         await self.own(record, conversation_id)

@@ -210,10 +210,10 @@ class AgentNamespace(Namespace):
         return proto.ok_ack(conversation=view.model_dump(mode="json"))
 
     async def _send_message(self, record: AgentRecord, req: proto.SendMessage) -> Ack:
-        message = await self._service.agent_message(
+        sent = await self._service.agent_message(
             record, req.conversation_id, req.text, req.client_msg_id
         )
-        return proto.ok_ack(message=message.model_dump(mode="json"))
+        return proto.ok_ack(message=sent.message.model_dump(mode="json"), delivered=sent.delivered)
 
     async def _typing(self, record: AgentRecord, req: proto.Typing) -> Ack:
         await self._service.agent_typing(record, req.conversation_id, req.typing)
