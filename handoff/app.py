@@ -24,6 +24,7 @@ from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
 from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
+from handoff.api.demo import DEMO_PAGE, DEMO_PAGE_PATH, setup_demo
 from handoff.api.keys import (
     ACTIONS,
     DEVICES,
@@ -115,7 +116,7 @@ def create_app(
     )
     # A signal, not a middleware: it also reaches responses prepared inside a handler
     # (static files, with their final content type; the WebSocket upgrade).
-    setup_security_headers(app, _STATIC, "/console/")
+    setup_security_headers(app, _STATIC, "/console/", {DEMO_PAGE_PATH: DEMO_PAGE})
     app[SETTINGS] = settings
     secret_key = load_secret_key(settings)
     app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)
@@ -244,6 +245,7 @@ def create_app(
     setup_action_routes(app)
     setup_webhook_routes(app)
     setup_dialogues(app, ENGINE)
+    setup_demo(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
         app.router.add_static("/console/", _STATIC, show_index=False)
