@@ -69,7 +69,12 @@ async def ensure_demo(engine: AsyncEngine, dialogue: Path = DEMO_DIALOGUE) -> De
     bundle = read_bundle(dialogue)
     if not has_demo_bot:
         try:
-            await bots.create(str(bundle.flow.get("name") or "Demo bot"), bot_id=DEMO_BOT_ID)
+            # Manual assignment: the agent sees the person in the console's queue and takes them.
+            await bots.create(
+                str(bundle.flow.get("name") or "Demo bot"),
+                assignment_mode="manual",
+                bot_id=DEMO_BOT_ID,
+            )
         except IntegrityError:
             log.info("the demo bot was made by another process")
     if await DialogueRepo(engine).revision(DEMO_BOT_ID) is None:
