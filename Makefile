@@ -1,4 +1,7 @@
 # Two commands: `make run` starts the server on embedded defaults; `make test` runs everything.
+# `make run` turns the demo on (a demo bot, a demo agent on a new database, the demo page);
+# `make run HANDOFF_DEMO=false` (or HANDOFF_DEMO=false in the environment) turns it off.
+HANDOFF_DEMO ?= true
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -39,7 +42,7 @@ rasa-deps: $(RASA_VENV)/.stamp
 
 run: deps
 	@$(INSTALL) bwrap bubblewrap
-	$(BIN)/handoff serve
+	HANDOFF_DEMO=$(HANDOFF_DEMO) $(BIN)/handoff serve
 
 lint: deps
 	$(BIN)/ruff check handoff tests bench

@@ -26,6 +26,7 @@ from handoff.api.console import setup_console_routes
 from handoff.api.console_page import setup_console_page
 from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
+from handoff.api.demo import DEMO_PAGE, DEMO_PAGE_PATH, setup_demo
 from handoff.api.keys import (
     ACTIONS,
     DEVICES,
@@ -119,7 +120,7 @@ def create_app(
     )
     # A signal, not a middleware: it also reaches responses prepared inside a handler
     # (static files, with their final content type; the WebSocket upgrade).
-    setup_security_headers(app, _STATIC, "/console/")
+    setup_security_headers(app, _STATIC, "/console/", {DEMO_PAGE_PATH: DEMO_PAGE})
     app[SETTINGS] = settings
     secret_key = load_secret_key(settings)
     app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)
@@ -251,6 +252,7 @@ def create_app(
     setup_webhook_routes(app)
     setup_console_routes(app)
     setup_dialogues(app, ENGINE)
+    setup_demo(app, ENGINE)
     setup_openapi(app)
     if _STATIC.is_dir():
         setup_console_page(app, _STATIC, "/console/")

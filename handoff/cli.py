@@ -1,5 +1,5 @@
 """``handoff serve | migrate | create-bot | update-bot | set-dialogue | create-agent |
-disable-agent | enable-agent | delete-agent``."""
+set-password | disable-agent | enable-agent | delete-agent``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import gc
 import json
 import logging
+import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from handoff.config import Settings
+from handoff.demo import DEMO_AGENT_EMAIL, DemoSetup
 from handoff.dialogues.bundle import Bundle, install, read_bundle
 from handoff.dialogues.loader import DialogueError
 from handoff.protocol.actions import check_webhook_url
@@ -90,9 +92,52 @@ async def custom_actions_status(pool: RunnerPool) -> str:
     return mode
 
 
+def _demo_lines(url: str, demo: DemoSetup, demo_agent: AgentRecord | None) -> list[str]:
+    """What ``serve`` says about the demo (HANDOFF_DEMO=true)."""
+    if demo.bot_id is None:
+        return [
+            "  demo page            unavailable: this database had bots or agents before "
+            "HANDOFF_DEMO was on, so no demo bot was made",
+        ]
+    lines = [
+        f"  demo page            {url}/demo/widget.html  "
+        "(HANDOFF_DEMO=true; a person's side: talk to the demo bot, ask for a human)",
+    ]
+    if demo.created is not None:
+        lines += [
+            "  demo agent, shown once: sign in to the console with",
+            f"    email     {demo.created.email}",
+            f"    password  {demo.created.password}",
+            f"    lost it?  handoff set-password --email {demo.created.email}",
+        ]
+    elif demo_agent is not None:
+        lines.append(
+            f"  demo agent           {demo_agent.email} (password shown at the first start; "
+            f"a new one: handoff set-password --email {demo_agent.email})"
+        )
+    return lines
+
+
+def _first_run_lines(bot_ids: list[str]) -> list[str]:
+    """The hint when nobody can sign in yet: the exact commands to make an agent."""
+    lines = ["  first run? no agent can sign in yet; create an admin agent:"]
+    if bot_ids:
+        bot = bot_ids[0]
+    else:
+        bot = "<bot id>"
+        lines.append("    handoff create-bot --name 'My bot'   # prints the bot id")
+    lines += [
+        f"    handoff create-agent --email you@example.com --password 'choose-one' --bot {bot} "
+        "--role admin",
+        "  (or try the demo: HANDOFF_DEMO=true on a new database, as `make run` does)",
+    ]
+    return lines
+
+
 def serve(args: argparse.Namespace) -> None:
+    from handoff.api.demo import DEMO
     from handoff.api.keys import ACTIONS
-    from handoff.app import create_app
+    from handoff.app import ENGINE, create_app
 
     settings = _settings()
     if args.host:
@@ -112,22 +157,28 @@ def serve(args: argparse.Namespace) -> None:
 
     async def announce(app: web.Application) -> None:
         # The resources (the runner pool among them) are open: on_startup runs
-        # the cleanup contexts first.
+        # the cleanup contexts first, the demo bootstrap among them.
         actions = await custom_actions_status(app[ACTIONS].pool)
         _tune_runtime()
         url = settings.resolved_public_url()
-        print(
-            f"handoff is listening on {url}\n"
-            f"  widgets connect to   {url}{WIDGET_NAMESPACE}  (Socket.IO)\n"
-            f"  agents connect to    {url}/agent  (Socket.IO, auth={{token}})\n"
-            f"  agents sign in with  POST {url}/api/v1/auth/login {{email, password}}\n"
-            f"  database             {settings.resolved_database_url()}\n"
-            f"  custom actions       {actions}\n"
-            "  first time? create a bot and an agent:\n"
-            "    handoff create-bot --name 'My bot'\n"
-            "    handoff create-agent --email a@example.com --password secret --bot <bot id>",
-            flush=True,
-        )
+        agents = AgentRepo(app[ENGINE])
+        lines = [
+            f"handoff is listening on {url}",
+            f"  agent console        {url}/console/",
+        ]
+        demo = app.get(DEMO)
+        if demo is not None:
+            lines += _demo_lines(url, demo, await agents.by_email(DEMO_AGENT_EMAIL))
+        lines += [
+            f"  widgets connect to   {url}{WIDGET_NAMESPACE}  (Socket.IO)",
+            f"  agents connect to    {url}/agent  (Socket.IO, auth={{token}})",
+            f"  agents sign in with  POST {url}/api/v1/auth/login {{email, password}}",
+            f"  database             {settings.resolved_database_url()}",
+            f"  custom actions       {actions}",
+        ]
+        if not await agents.count_active():
+            lines += _first_run_lines(await BotRepo(app[ENGINE]).ids(limit=1))
+        print("\n".join(lines), flush=True)
 
     app.on_startup.append(announce)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
@@ -286,6 +337,25 @@ def create_agent(args: argparse.Namespace) -> None:
     _with_db(work)
 
 
+def set_password(args: argparse.Namespace) -> None:
+    """A new password for an agent: the one given, or a random one printed once."""
+    if args.password is not None and not args.password:
+        sys.exit("handoff: --password: must not be empty (leave it out for a random one)")
+
+    async def work(engine: Any) -> dict[str, Any]:
+        repo = AgentRepo(engine)
+        agent = await _agent_by_email(repo, args.email)
+        password = args.password or secrets.token_urlsafe(12)
+        if not await repo.set_password(agent.id, password):  # deleted meanwhile
+            sys.exit(f"handoff: --email {args.email}: no such agent")
+        done: dict[str, Any] = {"agent_id": agent.id, "email": agent.email, "password_set": True}
+        if args.password is None:
+            done["password"] = password
+        return done
+
+    _with_db(work)
+
+
 async def _agent_by_email(repo: AgentRepo, email: str) -> AgentRecord:
     agent = await repo.by_email(email)
     if agent is None:
@@ -369,6 +439,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--capacity", type=int, default=3)
     p.add_argument("--role", choices=["agent", "admin"], default="agent")
     p.set_defaults(func=create_agent)
+    p = sub.add_parser(
+        "set-password", help="set an agent's password (a random one, printed, when left out)"
+    )
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="the new password; left out: a random one is printed")
+    p.set_defaults(func=set_password)
     p = sub.add_parser(
         "disable-agent", help="stop an agent signing in; their open sockets end within seconds"
     )

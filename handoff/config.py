@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     """Text a conversation's widgets may send at once; the largest transcript must fit."""
     log_level: str = "INFO"
 
+    # the demo: a demo bot and agent on a new database, the demo page and its endpoint
+    demo: bool = False
+    """Serve the demo page (``/demo/widget.html``) and ``POST /demo/api/converse``, and on a
+    database with no bots and no agents create the demo bot and a demo agent. ``make run``
+    turns it on; production leaves it off."""
+    demo_rate_limit: str = "60/minute"
+    """Demo converse calls allowed from one address in a moving window (``COUNT/PERIOD``)."""
+
     # custom actions (code nodes)
     action_timeout_seconds: float = Field(default=20.0, gt=0, le=900)
     """Wall-clock limit of one custom-action call; a bot may set its own."""
@@ -107,6 +115,7 @@ class Settings(BaseSettings):
         "login_failures_per_account_address",
         "login_failures_per_address",
         "login_failures_per_account",
+        "demo_rate_limit",
     )
     @classmethod
     def _rate(cls, value: str) -> str:

@@ -28,9 +28,10 @@ from handoff.protocol.dialogues import (
     SessionView,
 )
 from handoff.protocol.rest import SocketInfo
+from handoff.storage.bots import BotRecord
 from handoff.storage.dialogues import DialogueRepo, StoredFlow
 
-__all__ = ["DIALOGUES", "YAML_TYPES", "invalid_dialogue", "setup_dialogues"]
+__all__ = ["DIALOGUES", "YAML_TYPES", "converse_turn", "invalid_dialogue", "setup_dialogues"]
 
 DIALOGUES = web.AppKey("dialogues", DialogueRuntime)
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -83,7 +84,12 @@ async def get_dialogue(request: web.Request) -> web.Response:
 
 
 async def converse(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    return await converse_turn(request, await bot_from_request(request))
+
+
+async def converse_turn(request: web.Request, bot: BotRecord) -> web.Response:
+    """One turn for ``bot`` from the request's :class:`ConverseRequest` body: what
+    ``POST .../converse`` answers once the bot is known (the demo endpoint's too)."""
     body = await json_body(request, ConverseRequest)
     runtime = request.app[DIALOGUES]
     done = await runtime.converse(
@@ -93,7 +99,7 @@ async def converse(request: web.Request) -> web.Response:
     handoff = None
     if done.handoff is not None:
         handoff = ConverseHandoff(
-            ConversationID=done.handoff, socket=SocketInfo(url=runtime.socket_url)
+            ConversationID=done.handoff, BotID=bot.id, socket=SocketInfo(url=runtime.socket_url)
         )
     return json_response(
         ConverseResponse(

@@ -277,6 +277,14 @@ OPS = [
         AGENT,
         OfflineMessageView,
     ),
+    Op(
+        "post",
+        "/demo/api/converse",
+        "Demo only (HANDOFF_DEMO=true, else 404): a converse turn of the demo bot, no API key",
+        None,
+        dlg.ConverseResponse,
+        dlg.ConverseRequest,
+    ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
     Op("get", "/healthz", "Liveness and database check", None, None),
 ]

@@ -7,9 +7,10 @@ server, nothing inline, no plugins, no ``<base>``, forms only to this server.
 Everything else (JSON, scripts, files, the Socket.IO transport) gets
 :data:`OTHER_POLICY`: nothing may load or run in it. Both forbid framing.
 
-One page may keep inline code: the seed widget demo, which carries the seed's
-snippet verbatim (``tests/integration/test_js_widget.py`` compares it byte for
-byte). Its inline ``<script>`` and ``<style>`` are allowed by their SHA-256,
+Two pages may keep inline code: the seed widget demo and the demo chat box
+(``/demo/widget.html``), which carry the seed's snippet verbatim
+(``tests/integration/test_js_widget.py`` and ``test_demo.py`` compare it byte for
+byte). Their inline ``<script>`` and ``<style>`` are allowed by their SHA-256,
 computed from the file when the app is made, so that exact text runs and
 nothing else inline does.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -107,14 +108,20 @@ def inline_hashes(html: str) -> tuple[list[str], list[str]]:
     return [_source(s) for s in parser.scripts], [_source(s) for s in parser.styles]
 
 
-def setup_security_headers(app: web.Application, static: Path, prefix: str) -> None:
-    """Add the headers to every response ``app`` prepares; ``static`` is served at ``prefix``."""
+def setup_security_headers(
+    app: web.Application, static: Path, prefix: str, inline: Mapping[str, Path] | None = None
+) -> None:
+    """Add the headers to every response ``app`` prepares; ``static`` is served at ``prefix``.
+
+    ``inline``: more pages whose inline code is allowed by hash, URL path → file.
+    """
+    files = {prefix + name: static / name for name in INLINE_PAGES}
+    files.update(inline or {})
     pages: dict[str, str] = {}
-    for name in INLINE_PAGES:
-        path = static / name
+    for url_path, path in files.items():
         if path.is_file():
             scripts, styles = inline_hashes(path.read_text(encoding="utf-8"))
-            pages[prefix + name] = page_policy(scripts, styles)
+            pages[url_path] = page_policy(scripts, styles)
 
     def is_page(request: web.BaseRequest, response: web.StreamResponse) -> bool:
         if response.content_type == "text/html":

@@ -42,9 +42,11 @@ class ConverseRequest(RestBody):
 
 
 class ConverseHandoff(BaseModel):
-    """Where the widget goes: it binds ``ConversationID`` on the socket (seed ``username``)."""
+    """Where the widget goes: it binds ``ConversationID`` and ``BotID`` on the socket
+    (the seed's ``username``)."""
 
     ConversationID: str
+    BotID: str
     socket: SocketInfo
 
 

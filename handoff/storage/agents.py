@@ -126,6 +126,31 @@ class AgentRepo:
             )
         return await self.get(agent_id)
 
+    async def set_password(self, agent_id: str, password: str) -> bool:
+        """Replace the agent's password; False when there is no such agent."""
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                agents.update()
+                .where(agents.c.id == agent_id, agents.c.deleted_at.is_(None))
+                .values(password_hash=password_hash)
+            )
+        return bool(done.rowcount)
+
+    async def ever_any(self) -> bool:
+        """Whether any agent was ever created here (deleted ones count: the database is
+        not new)."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(sa.select(agents.c.id).limit(1))).first() is not None
+
+    async def count_active(self) -> int:
+        """Agents that are neither deleted nor disabled: who could sign in now."""
+        query = sa.select(sa.func.count()).where(
+            agents.c.deleted_at.is_(None), agents.c.disabled_at.is_(None)
+        )
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
+
     async def delete(self, agent_id: str) -> bool:
         """Delete the agent: they are gone for sign-in and lookups, and their email is free.
 

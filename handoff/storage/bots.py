@@ -68,9 +68,14 @@ class BotRepo:
         wait_limit_seconds: float | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        bot_id: str | None = None,
     ) -> tuple[BotRecord, str]:
-        """A new bot and its API key (shown once; only its hash is stored)."""
-        bot_id = "bot_" + secrets.token_hex(8)
+        """A new bot and its API key (shown once; only its hash is stored).
+
+        ``bot_id``: a well-known id instead of a random one (the demo bot's); an id that
+        is taken fails the insert (:class:`sqlalchemy.exc.IntegrityError`).
+        """
+        bot_id = bot_id or "bot_" + secrets.token_hex(8)
         api_key = "hk_" + secrets.token_urlsafe(32)
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -99,6 +104,12 @@ class BotRepo:
         async with self._engine.connect() as conn:
             row = (await conn.execute(bots.select().where(bots.c.id == bot_id))).first()
         return _record(row) if row else None
+
+    async def ids(self, limit: int = 10) -> list[str]:
+        """Up to ``limit`` bot ids, oldest first."""
+        query = sa.select(bots.c.id).order_by(bots.c.created_at, bots.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
 
     async def by_api_key(self, api_key: str) -> BotRecord | None:
         digest = hash_api_key(api_key)

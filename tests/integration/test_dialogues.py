@@ -108,6 +108,7 @@ async def test_the_demo_bot_end_to_end(server: Server) -> None:
     assert texts(handed) == ["Connecting you to an agent..."]
     assert handed["handoff"] == {
         "ConversationID": cid,
+        "BotID": bot.id,
         "socket": {"url": server.url, "namespace": "/live_agent"},
     }
     view = await server.service.conversation(cid)

@@ -127,9 +127,11 @@ async def js_widget(server: Server, node: str) -> AsyncIterator[StartWidget]:
     async def start(pkg: str, conversation_id: str, bot_id: str, *,
                     transports: str | None = None,
                     transcript: list[dict[str, str]] | None = None,
-                    url: str | None = None) -> JsWidget:
+                    url: str | None = None, page: Path | None = None) -> JsWidget:
         args = [str(HARNESS), "--url", url or server.url, "--conversation", conversation_id,
                 "--bot", bot_id]
+        if page is not None:  # another page carrying the snippet between the markers
+            args += ["--page", str(page)]
         if transports:
             args += ["--transports", transports]
         if transcript is not None:
@@ -159,12 +161,11 @@ def seed_region(html: str) -> str:
     return html[begin + len(BEGIN):end]
 
 
-def test_page_embeds_the_seed_snippet_verbatim() -> None:
+def assert_seed_snippet(html: str) -> None:
     """Between the markers: the seed's JavaScript, byte for byte, but for the URL and wrapper."""
     seed = SEED_COPY.read_text().splitlines()
     assert seed[0].startswith('<script src="https://cdn.socket.io/3.1.3/')
     seed_js = seed[3:]  # the CDN <script> tag (two lines) and the blank line after it
-    html = PAGE.read_text()
     region = seed_region(html).strip("\n").splitlines()
     # The documented differences: the page's wrapper around "Sending a message" ...
     wrapper = [line for line in region if line.endswith("not in the seed")]
@@ -180,6 +181,11 @@ def test_page_embeds_the_seed_snippet_verbatim() -> None:
     while seed_js and not seed_js[-1].strip():
         seed_js.pop()
     assert region == seed_js
+
+
+def test_page_embeds_the_seed_snippet_verbatim() -> None:
+    html = PAGE.read_text()
+    assert_seed_snippet(html)
     # socket.io comes from this server; nothing from a CDN.
     assert re.findall(r"""\bsrc\s*=\s*["']?([^"'\s>]*)""", html) == [
         "/console/vendor/socket.io.min.js"
