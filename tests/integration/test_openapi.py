@@ -19,6 +19,7 @@ NOT_DOCUMENTED: list[tuple[str, str, str]] = [
     ("HEAD", "*", "aiohttp adds HEAD beside every GET; it answers as that GET, without a body"),
     ("*", "/socket.io/", "the Socket.IO transport; its events are documented in docs/protocol.md"),
     ("*", "/console", "static files of the agent console and the seed widget, not an API"),
+    ("GET", "/console/", "the agent console's page (index.html), not an API"),
     ("GET", "/demo", "redirects to the demo page (HANDOFF_DEMO=true), not an API"),
     ("GET", "/demo/", "redirects to the demo page (HANDOFF_DEMO=true), not an API"),
     ("GET", "/demo/{name}", "the demo page's static files (HANDOFF_DEMO=true), not an API"),
