@@ -157,3 +157,64 @@ async def test_admin_makes_a_canned_response_an_agent_inserts_it(
     await box.press("Enter")
     await w.told("Parcels ship within 2 working days.")
     await expect(box).to_have_value("")
+
+
+async def test_typing_both_ways_and_delivery_ticks(server: Server, console: OpenConsole) -> None:
+    bot = await server.bot(assignment_mode="auto")
+    anna = await agent(server, bot, name="Anna")
+    c = await console()
+    await c.signed_in(anna.email)
+    cid = (await server.handoff(bot, user={"name": "Refilwe"}))["ConversationID"]
+    # A rich widget (python-socketio): it opts in to agent_typing and confirms what it shows.
+    w = await server.widget(cid, bot, features=["typing"])
+    await expect(c.page.get_by_role("heading", name="Refilwe", exact=True)).to_be_visible()
+
+    assert (await w.call("typing", {"ConversationID": cid, "typing": True}))["ok"]
+    await expect(c.page.get_by_text("Refilwe is typing…")).to_be_visible()
+    ack = await w.call("from_user", {"ConversationID": cid, "BotID": bot.id, "message": "hi"})
+    assert ack["ok"], ack
+    await expect(c.log()).to_contain_text("hi")
+    await expect(c.page.get_by_text("Refilwe is typing…")).to_be_hidden()
+
+    await c.page.get_by_label("Message").press_sequentially("hello")
+    typing = await w.rec.wait("agent_typing")
+    assert typing["typing"] is True and typing["agent"]["name"] == "Anna"
+    await c.page.get_by_label("Message").press("Enter")
+    told = await w.rec.wait("to_user", lambda d: d.get("message") == "hello")
+    stopped = await w.rec.wait("agent_typing", lambda d: d["typing"] is False)
+    assert stopped["agent"]["name"] == "Anna"
+    mine = c.log().locator(".msg-agent")
+    await expect(mine.get_by_label("Sent")).to_be_visible()
+    assert (await w.call("received", {"ConversationID": cid, "seq": told["seq"]}))["ok"]
+    await expect(mine.get_by_label("Delivered")).to_be_visible()
+
+
+async def test_settings_switch_sound_and_notifications_and_keep_them(
+    server: Server, console: OpenConsole
+) -> None:
+    bot = await server.bot()
+    anna = await agent(server, bot, name="Anna")
+    c = await console()
+    await c.signed_in(anna.email, online=False)
+    await c.page.get_by_role("button", name="Settings").click()
+    dialog = c.page.get_by_role("dialog", name="Settings")
+    sound = dialog.get_by_label("Sound for new conversations")
+    notes = dialog.get_by_label("Browser notifications while this tab is hidden")
+    await expect(sound).to_be_checked()
+    await sound.uncheck()
+    await notes.uncheck()
+    assert await c.axe() == [], "settings"
+    await dialog.get_by_role("button", name="Close dialog").click()
+    await expect(dialog).to_be_hidden()
+    await c.page.reload()
+    await c.page.get_by_role("button", name="Settings").click()
+    await expect(dialog.get_by_label("Sound for new conversations")).not_to_be_checked()
+    await expect(
+        dialog.get_by_label("Browser notifications while this tab is hidden")
+    ).not_to_be_checked()
+    await c.page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await c.page.get_by_role("button", name="Help").click()
+    help_dialog = c.page.get_by_role("dialog", name="Keyboard shortcuts")
+    await expect(help_dialog).to_contain_text("Alt")
+    await expect(help_dialog).to_contain_text("Shift")

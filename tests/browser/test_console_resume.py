@@ -185,3 +185,27 @@ async def test_auto_away_after_idle_and_back_on_activity(browser: Browser, tmp_p
     finally:
         await ctx.close()
         await stop_server(runner, server)
+
+
+async def test_narrow_window_shows_one_column_at_a_time(
+    server: Server, console: OpenConsole, widget: StartWidget
+) -> None:
+    bot = await server.bot(assignment_mode="auto")
+    anna = await agent(server, bot, name="Anna")
+    c = await console(viewport={"width": 400, "height": 760})
+    await c.shot("narrow-signin")
+    await c.signed_in(anna.email)
+    cid = (await server.handoff(bot, user={"name": "Thabo"}, reason="refund"))["ConversationID"]
+    w = await widget(cid, bot)
+    await w.send("hello from a phone")
+    await expect(c.log()).to_contain_text("hello from a phone")
+    await expect(c.page.get_by_role("complementary", name="Queue and conversations")).to_be_hidden()
+    await c.shot("narrow-conversation")
+    await c.page.get_by_role("button", name="Details").click()
+    await expect(c.page.get_by_role("complementary", name="Conversation details")).to_be_visible()
+    await c.shot("narrow-details")
+    await c.page.get_by_role("button", name="Hide details").click()
+    await c.page.get_by_role("button", name="Back to the list").click()
+    await expect(c.page.get_by_role("button", name="Thabo")).to_be_visible()
+    await c.shot("narrow-list")
+    assert await c.axe() == [], "narrow list"

@@ -75,6 +75,8 @@ export function SidePanel({ s, conv, ctl }) {
   useEffect(() => { if (conv.notes === null) ctl.loadNotes(conv.id); }, [conv.id]);
   return html`
     <aside class="side" aria-label="Conversation details">
+      ${s.showDetails && html`
+        <div class="side-close"><button type="button" class="btn btn-ghost btn-sm" onClick=${() => ctl.set({ showDetails: false })}>Hide details</button></div>`}
       <section class="side-section" aria-labelledby="about-title">
         <h3 id="about-title">About ${personName(conv.conversation)}</h3>
         <${Packet} c=${conv.conversation} />
