@@ -218,3 +218,77 @@ async def test_settings_switch_sound_and_notifications_and_keep_them(
     help_dialog = c.page.get_by_role("dialog", name="Keyboard shortcuts")
     await expect(help_dialog).to_contain_text("Alt")
     await expect(help_dialog).to_contain_text("Shift")
+
+
+async def test_messages_left_show_live_and_are_marked_handled(
+    server: Server, console: OpenConsole
+) -> None:
+    bot = await server.bot()
+    anna = await agent(server, bot, name="Anna")
+    ben = await agent(server, bot, name="Ben")
+
+    async def leave(name: str, message: str) -> None:
+        async with server.http.post(
+            f"{server.url}/api/v1/bots/{bot.id}/handoff/messages",
+            json={
+                "user": {"name": name},
+                "contact": f"{name.lower()}@example.com",
+                "message": message,
+            },
+            headers={"Authorization": f"Bearer {bot.api_key}"},
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+
+    await leave("Palesa", "Call me back about order 77")  # before anyone signs in
+    a = await console()
+    await a.signed_in(anna.email, online=False)
+    b = await console()
+    await b.signed_in(ben.email, online=False)
+    left = a.page.get_by_role("region", name="Messages left")
+    await expect(left).to_contain_text("Call me back about order 77")
+    await expect(left).to_contain_text("palesa@example.com")
+    await leave("Themba", "My card was charged twice")  # arrives live
+    await expect(left).to_contain_text("My card was charged twice")
+    await expect(left.locator(".queue-item")).to_have_count(2)
+    item = left.locator(".queue-item", has_text="Themba")
+    await item.get_by_role("button", name="Mark handled").click()
+    await expect(left.locator(".queue-item")).to_have_count(1)
+    # Ben's console drops it too (offline_message_handled).
+    ben_left = b.page.get_by_role("region", name="Messages left")
+    await expect(ben_left.locator(".queue-item")).to_have_count(1)
+    await expect(ben_left).not_to_contain_text("Themba")
+
+
+async def test_private_notes_and_tags_are_kept_and_never_reach_the_person(
+    server: Server, console: OpenConsole
+) -> None:
+    bot = await server.bot(assignment_mode="auto")
+    anna = await agent(server, bot, name="Anna")
+    c = await console()
+    await c.signed_in(anna.email)
+    cid = (await server.handoff(bot, user={"name": "Dineo"}))["ConversationID"]
+    w = await server.widget(cid, bot)
+    side = c.page.get_by_role("complementary", name="Conversation details")
+    await expect(side.get_by_text("No notes yet.")).to_be_visible()
+    await side.get_by_role("textbox", name="Note", exact=True).fill("VIP: <b>call</b> before 5pm")
+    await side.get_by_role("button", name="Add note").click()
+    await expect(side.locator(".note")).to_contain_text("VIP: <b>call</b> before 5pm")
+    await side.get_by_label("New tag").fill("refund")
+    await side.get_by_role("button", name="Add tag").click()
+    await side.get_by_label("New tag").fill("vip")
+    await side.get_by_role("button", name="Add tag").click()
+    await expect(side.get_by_role("button", name="Remove tag refund")).to_be_visible()
+    await side.get_by_role("button", name="Remove tag refund").click()
+    await expect(side.get_by_role("button", name="Remove tag refund")).to_have_count(0)
+    # A tag over the server's limit: its reason, by the tags.
+    await side.get_by_label("New tag").evaluate("el => el.removeAttribute('maxlength')")
+    await side.get_by_label("New tag").fill("x" * 40)
+    await side.get_by_role("button", name="Add tag").click()
+    await expect(side.get_by_role("alert")).to_contain_text("tags")
+
+    await c.page.reload()
+    await expect(side.locator(".note")).to_contain_text("VIP: <b>call</b> before 5pm")
+    await expect(side.get_by_role("button", name="Remove tag vip")).to_be_visible()
+    stored = await server.conversations.get(cid)
+    assert stored is not None and stored.tags == ["vip"]
+    assert not [d for d in w.rec.of("to_user") if "VIP" in str(d)]
