@@ -275,6 +275,7 @@ async def test_private_notes_and_tags_are_kept_and_never_reach_the_person(
     await expect(side.locator(".note")).to_contain_text("VIP: <b>call</b> before 5pm")
     await side.get_by_label("New tag").fill("refund")
     await side.get_by_role("button", name="Add tag").click()
+    await expect(side.get_by_role("button", name="Remove tag refund")).to_be_visible()
     await side.get_by_label("New tag").fill("vip")
     await side.get_by_role("button", name="Add tag").click()
     await expect(side.get_by_role("button", name="Remove tag refund")).to_be_visible()

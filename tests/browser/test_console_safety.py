@@ -6,15 +6,18 @@ moment earlier are each said plainly where they happened."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from playwright.async_api import Browser, WebSocketRoute, expect
 
+from handoff.app import ENGINE
 from handoff.config import load_secret_key
+from handoff.storage.agents import AgentRepo
 from tests.browser.conftest import ConsolePage, OpenConsole, StartWidget, agent
-from tests.conftest import Server
+from tests.conftest import Server, make_settings, start_server, stop_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -178,3 +181,29 @@ async def test_taken_by_another_agent_a_moment_earlier(
     await expect(c.page.get_by_text("No conversations yet.")).to_be_visible()
     stored = await server.conversations.get(cid)
     assert stored is not None and stored.agent_id == ben.id
+
+
+async def test_a_disabled_agent_is_sent_back_to_sign_in_with_the_reason(
+    browser: Browser, tmp_path: Path
+) -> None:
+    runner, server = await start_server(make_settings(tmp_path, agent_recheck_seconds=0.2))
+    ctx = await browser.new_context()
+    try:
+        bot = await server.bot()
+        anna = await agent(server, bot, name="Anna")
+        c = ConsolePage(await ctx.new_page(), server)
+        await c.signed_in(anna.email)
+        await AgentRepo(server.app[ENGINE]).set_disabled(anna.id, True)
+        # The server's recheck sends `unauthorized` and drops the socket.
+        notice = c.page.get_by_role("status")
+        await expect(notice).to_contain_text("You were signed out", timeout=10_000)
+        await expect(notice).to_contain_text("disabled")
+        await expect(c.page.get_by_label("Password")).to_be_visible()
+        assert await c.page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") is None
+        await c.sign_in(anna.email)
+        await expect(c.page.get_by_role("alert")).to_contain_text("disabled")
+        # The browser logs the refused sign-in (403) itself; nothing else may be logged.
+        assert not [e for e in c.errors if "status of 403" not in e], c.errors
+    finally:
+        await ctx.close()
+        await stop_server(runner, server)

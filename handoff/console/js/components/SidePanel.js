@@ -25,7 +25,8 @@ function Notes({ s, conv, ctl }) {
   const submit = async (e) => {
     e.preventDefault();
     if (!text.trim()) return;
-    if (await ctl.addNote(conv.id, text.trim())) setText("");
+    const sent = text.trim();
+    if (await ctl.addNote(conv.id, sent)) setText((now) => (now.trim() === sent ? "" : now));
   };
   return html`
     <section class="side-section" aria-labelledby="notes-title">
@@ -53,7 +54,8 @@ function Tags({ s, conv, ctl }) {
     e.preventDefault();
     const tag = text.trim();
     if (!tag || tags.includes(tag)) { setText(""); return; }
-    if (await ctl.setTags(conv.id, [...tags, tag])) setText("");
+    // Cleared only if unchanged meanwhile: the agent may already be typing the next one.
+    if (await ctl.setTags(conv.id, [...tags, tag])) setText((now) => (now.trim() === tag ? "" : now));
   };
   return html`
     <section class="side-section" aria-labelledby="tags-title">
