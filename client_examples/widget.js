@@ -32,7 +32,8 @@ const Widget = (() => {
   const MAX_TEXT = 4000;        // the longest transcript line the server takes
 
   let el = {};
-  let state = { conversation: null, mode: 'bot', lines: [], seqs: [] };
+  // conversation: the converse ConversationID; agent: who has the chat (for the status line)
+  let state = { conversation: null, mode: 'bot', agent: null, lines: [], seqs: [] };
   let busy = false;
   let lastLive = null;          // the line setBotResponse just added
 
@@ -57,12 +58,13 @@ const Widget = (() => {
         return {
           conversation: saved.conversation,
           mode: saved.mode === 'agent' ? 'agent' : 'bot',
+          agent: typeof saved.agent === 'string' ? saved.agent : null,
           lines: saved.lines.filter((l) => l && typeof l.text === 'string').slice(-MAX_LINES),
           seqs: Array.isArray(saved.seqs) ? saved.seqs.slice(-MAX_LINES) : [],
         };
       }
     } catch (e) { /* a broken entry: start over */ }
-    return { conversation: randomId(), mode: 'bot', lines: [], seqs: [] };
+    return { conversation: randomId(), mode: 'bot', agent: null, lines: [], seqs: [] };
   }
 
   // --- showing things ------------------------------------------------------------------
@@ -218,6 +220,7 @@ const Widget = (() => {
       } else {
         if (state.mode === 'agent') {  // the handoff ended while this page was away
           state.mode = 'bot';
+          state.agent = null;
           save();
           setChoicesEnabled(true);
         }
@@ -257,6 +260,7 @@ const Widget = (() => {
 
   function backToBot(text) {
     state.mode = 'bot';
+    state.agent = null;
     save();
     setChoicesEnabled(true);
     setStatus(text, 'bot');
@@ -268,6 +272,12 @@ const Widget = (() => {
     lastLive = addLine(state.mode === 'agent' ? 'agent' : 'note', String(text));
   }
 
+  function chattingWith(name) {
+    state.agent = name;
+    save();
+    setStatus('Chatting with ' + name, 'agent');
+  }
+
   function transcript() {
     return state.lines
       .filter((l) => l.kind === 'user' || l.kind === 'bot')
@@ -276,7 +286,13 @@ const Widget = (() => {
   }
 
   function wireSocket() {
-    socket.on('connect', () => setStatus('Connected · waiting for an agent', 'waiting'));
+    socket.on('connect', () => {
+      if (state.agent) {  // a reconnect (or a reload) during the chat: the same agent has it
+        setStatus('Chatting with ' + state.agent, 'agent');
+      } else {
+        setStatus('Connected · waiting for an agent', 'waiting');
+      }
+    });
     // After the snippet's listener (which showed the text): who said it, and no repeats
     // of an agent message the server sends again after a reconnect (same seq).
     socket.on('to_user', (data) => {
@@ -303,12 +319,12 @@ const Widget = (() => {
           li.insertBefore(who, li.firstChild);
         }
         remember('agent', String(data.message), name);
-        setStatus('Chatting with ' + (name || 'an agent'), 'agent');
+        chattingWith(name || 'an agent');
       } else {
         li.className = 'line note';
         remember('note', String(data.message));
-        if (name) {
-          setStatus('Chatting with ' + name, 'agent');
+        if (name) {  // "Anna joined the chat." (also after a transfer)
+          chattingWith(name);
         }
       }
     });
@@ -367,7 +383,7 @@ const Widget = (() => {
     }
     ConversationID = null;
     BotID = null;
-    state = { conversation: randomId(), mode: 'bot', lines: [], seqs: [] };
+    state = { conversation: randomId(), mode: 'bot', agent: null, lines: [], seqs: [] };
     save();
     el.chat.replaceChildren();
     converse({});

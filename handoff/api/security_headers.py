@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import mimetypes
 from collections.abc import Iterable, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
@@ -108,6 +109,16 @@ def inline_hashes(html: str) -> tuple[list[str], list[str]]:
     return [_source(s) for s in parser.scripts], [_source(s) for s in parser.styles]
 
 
+def _is_page(request: web.BaseRequest, response: web.StreamResponse) -> bool:
+    if response.status == 304:
+        # A "not modified" answer has no body and no type, yet a browser stores its headers
+        # over the cached page's: the page's own policy must come back, or a reload runs
+        # under the no-script one. The path says what was cached.
+        guessed, _ = mimetypes.guess_type(request.path)
+        return guessed == "text/html" or request.path.endswith("/")
+    return response.content_type == "text/html"
+
+
 def setup_security_headers(
     app: web.Application, static: Path, prefix: str, inline: Mapping[str, Path] | None = None
 ) -> None:
@@ -123,18 +134,8 @@ def setup_security_headers(
             scripts, styles = inline_hashes(path.read_text(encoding="utf-8"))
             pages[url_path] = page_policy(scripts, styles)
 
-    def is_page(request: web.BaseRequest, response: web.StreamResponse) -> bool:
-        if response.content_type == "text/html":
-            return True
-        # A 304 has no body type, yet the browser takes its headers over onto the page it
-        # cached: a page's 304 must carry the page's policy, or a reload loads nothing.
-        path = request.path
-        return response.status == 304 and (
-            path.endswith((".html", "/")) or path == prefix.rstrip("/")
-        )
-
     async def add_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-        if is_page(request, response):
+        if _is_page(request, response):
             policy = pages.get(request.path, PAGE_POLICY)
         else:
             policy = OTHER_POLICY

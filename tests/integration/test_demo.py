@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from handoff.api.demo import DEMO, DEMO_PAGE
-from handoff.api.security_headers import inline_hashes, page_policy
+from handoff.api.security_headers import OTHER_POLICY, inline_hashes, page_policy
 from handoff.app import ENGINE
 from handoff.demo import DEMO_AGENT_EMAIL, DEMO_BOT_ID
 from handoff.storage.agents import AgentRepo
@@ -78,10 +78,17 @@ async def test_the_page_is_served_with_only_its_inline_snippet_allowed(server: S
         assert resp.status == 200 and resp.content_type == "text/html"
         assert await resp.read() == DEMO_PAGE.read_bytes()
         policy = resp.headers["Content-Security-Policy"]
+        etag = resp.headers["ETag"]
     scripts, styles = inline_hashes(html)
     assert len(scripts) == 1 and styles == []  # the snippet's script; styles come from a file
     assert policy == page_policy(scripts)
     assert "unsafe-inline" not in policy and policy.count("'sha256-") == 1
+    # A reload's "not modified" carries the same policy: the browser keeps its headers.
+    async with server.http.get(
+        server.url + "/demo/widget.html", headers={"If-None-Match": etag}
+    ) as resp:
+        assert resp.status == 304
+        assert resp.headers["Content-Security-Policy"] == policy
     # Its Socket.IO part is the seed's, with only the documented differences.
     assert_seed_snippet(html)
     assert re.findall(r"""<script\s+src="([^"]*)""", html) == [
@@ -96,6 +103,12 @@ async def test_the_page_is_served_with_only_its_inline_snippet_allowed(server: S
         async with server.http.get(f"{server.url}/demo/{name}") as resp:
             assert resp.status == 200 and kind in resp.content_type
             assert await resp.read() == (WIDGET_DIR / name).read_bytes()
+            etag = resp.headers["ETag"]
+        async with server.http.get(
+            f"{server.url}/demo/{name}", headers={"If-None-Match": etag}
+        ) as resp:
+            assert resp.status == 304
+            assert resp.headers["Content-Security-Policy"] == OTHER_POLICY
     # Untrusted text goes in as text: the script never parses HTML.
     script = (WIDGET_DIR / "widget.js").read_text()
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
