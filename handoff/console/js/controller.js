@@ -22,6 +22,11 @@ export class Controller {
     this.typingState = {}; // cid -> {sentAt, timer}
     this.msgCounter = 0;
     idle.onActive(() => this._backFromAway());
+    // What arrived while the tab was hidden counts as unread until the agent looks.
+    document.addEventListener("visibilitychange", () => {
+      const { selected } = this.state;
+      if (!document.hidden && selected) this.updateConv(selected, () => ({ unread: 0 }));
+    });
     // Checked often enough for a short away_after_seconds, cheaply (no server call).
     setInterval(() => this._checkIdle(), 1000);
   }

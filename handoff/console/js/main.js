@@ -10,5 +10,3 @@ const root = document.getElementById("app");
 root.textContent = "";
 render(html`<${App} store=${store} ctl=${controller} />`, root);
 controller.resume();
-// For tests and curious agents: the controller, never the token (that stays in sessionStorage).
-window.handoffConsole = { store };

@@ -29,9 +29,19 @@ function useShortcuts(ctl, active) {
   }, [ctl, active]);
 }
 
+function useTitle(s) {
+  const unread = Object.values(s.convs).reduce((n, c) => n + (c.unread || 0), 0);
+  const waiting = Object.values(s.queue).reduce((n, q) => n + q.length, 0);
+  useEffect(() => {
+    const counts = [unread && `${unread} unread`, waiting && `${waiting} waiting`].filter(Boolean);
+    document.title = (counts.length ? `(${counts.join(", ")}) ` : "") + "Handoff — agent console";
+  }, [unread, waiting]);
+}
+
 export function App({ store, ctl }) {
   const s = useStore(store);
   useShortcuts(ctl, s.screen === "workspace");
+  useTitle(s);
   if (s.screen === "signin") return html`<${SignIn} ctl=${ctl} notice=${s.notice} />`;
   const conv = s.selected ? s.convs[s.selected] : null;
   const d = s.dialog;
