@@ -27,7 +27,9 @@ export class AgentSocket {
     // build would need its own dependencies vendored).
     this.socket = window.io(location.origin + "/agent", {
       auth: { token },
+      // WebSocket first; long-polling if a proxy on the way refuses it.
       transports: ["websocket", "polling"],
+      tryAllTransports: true,
       reconnectionDelay: 500,
       reconnectionDelayMax: 3000,
     });
