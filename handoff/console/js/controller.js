@@ -93,6 +93,7 @@ export class Controller {
   }
 
   async _connected(first) {
+    this.connectedAt = Date.now();
     this.set({ connection: "online" });
     let wanted = "offline";
     try { wanted = sessionStorage.getItem(STATUS_KEY) || "offline"; } catch (err) { /* ignore */ }

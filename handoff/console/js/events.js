@@ -79,7 +79,11 @@ export const eventHandlers = {
       if (selected !== cid && isNew) conv.unread = newUser;
       return { convs: { ...s.convs, [cid]: conv }, order, selected };
     });
-    if (isNew && !select) this._alert("New conversation", personName(d.conversation));
+    // A reload gets every held conversation again on connect: only a fresh one alerts.
+    const assignedAt = Date.parse(d.conversation.assigned_at || "");
+    const replay = !d.from_agent_id && assignedAt && this.connectedAt
+      && assignedAt < this.connectedAt - 5000;
+    if (isNew && !select && !replay) this._alert("New conversation", personName(d.conversation));
     if (isNew) this._loadAgents(d.conversation.bot_id);
     this._catchUp(cid, isNew ? 0 : undefined);
   },
