@@ -92,9 +92,9 @@ class AgentRepo:
                 ).all()
                 links = (
                     await conn.execute(
-                        sa.select(
-                            agent_bots.c.agent_id, agent_bots.c.bot_id, agent_bots.c.teams
-                        ).where(agent_bots.c.agent_id.in_([row.id for row in rows]))
+                        sa.select(agent_bots.c.agent_id, agent_bots.c.bot_id, agent_bots.c.teams)
+                        .where(agent_bots.c.agent_id.in_([row.id for row in rows]))
+                        .order_by(agent_bots.c.bot_id)  # a stable order for `bots`
                     )
                 ).all()
                 by_agent: dict[str, list[Any]] = {}

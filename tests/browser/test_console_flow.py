@@ -184,9 +184,20 @@ async def test_typing_both_ways_and_delivery_ticks(server: Server, console: Open
     stopped = await w.rec.wait("agent_typing", lambda d: d["typing"] is False)
     assert stopped["agent"]["name"] == "Anna"
     mine = c.log().locator(".msg-agent")
-    await expect(mine.get_by_label("Sent")).to_be_visible()
+    # Relayed to a bound widget: the send_message ack says so, the tick is there at once.
+    await expect(mine.get_by_label("Delivered")).to_have_count(1)
     assert (await w.call("received", {"ConversationID": cid, "seq": told["seq"]}))["ok"]
-    await expect(mine.get_by_label("Delivered")).to_be_visible()
+
+    # With the person away it is only stored; their return brings it and the tick.
+    await w.close()
+    await expect(c.page.get_by_text("left the chat")).to_be_visible()
+    await c.page.get_by_label("Message").fill("still there?")
+    await c.page.get_by_label("Message").press("Enter")
+    await expect(mine.get_by_label("Sent")).to_have_count(1)
+    back = await server.widget(cid, bot, features=["typing"])
+    await back.rec.wait("to_user", lambda d: d.get("message") == "still there?")
+    await expect(mine.get_by_label("Delivered")).to_have_count(2)
+    await back.close()
 
 
 async def test_settings_switch_sound_and_notifications_and_keep_them(

@@ -60,7 +60,7 @@ async def test_me_tells_the_console_its_bots_teams_and_limits(server: Server) ->
     assert status == 200
     # Every field the Agent object had is still there.
     assert {"id", "email", "name", "role", "capacity", "bots", "status", "load"} <= set(me)
-    assert me["id"] == anna.id and me["bots"] == [shop.id, other.id]
+    assert me["id"] == anna.id and me["bots"] == sorted([shop.id, other.id])
     assert sorted(me["bot_details"], key=lambda b: b["id"]) == sorted(
         [
             {"id": shop.id, "name": "Test bot", "assignment_mode": "auto"},

@@ -49,6 +49,10 @@ export const conversationActions = {
       const ack = await this.socket.call("send_message",
         { conversation_id: cid, text: item.text, client_msg_id: item.client_msg_id });
       this._merge(cid, [ack.message]);
+      // The sending socket learns delivery from its ack (the event goes only to other tabs).
+      if (ack.delivered) {
+        this.updateConv(cid, (c) => ({ delivered: Math.max(c.delivered, ack.message.seq) }));
+      }
       return true;
     } catch (err) {
       if (err.code === "timeout") {

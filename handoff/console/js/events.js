@@ -70,6 +70,8 @@ export const eventHandlers = {
     if (d.note !== undefined && d.note !== null) conv.note = d.note;
     if (d.from_agent_id) conv.fromAgentId = d.from_agent_id;
     if (typeof d.user_connected === "boolean") conv.userConnected = d.user_connected;
+    // Where a reload left the delivery ticks: the server's mark, never below what we saw.
+    conv.delivered = Math.max(conv.delivered || 0, Number(d.delivered_seq) || 0);
     let newUser;
     [conv, newUser] = mergeMessages(conv, d.messages);
     this.store.update((s) => {
