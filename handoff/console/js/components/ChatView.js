@@ -14,7 +14,7 @@ const ENDED = {
 function Tick({ state }) {
   if (state === "delivered") return html`<span class="tick tick-delivered" aria-label="Delivered" title="Delivered">✓✓</span>`;
   if (state === "stored") return html`<span class="tick" aria-label="Sent" title="Sent (stored)">✓</span>`;
-  if (state === "waiting") return html`<span class="tick tick-wait" aria-label="Waiting for the connection" title="Waiting for the connection">⏳</span>`;
+  if (state === "waiting") return html`<span class="tick tick-wait" aria-label="Waiting for the connection" title="Waiting for the connection">○</span>`;
   return html`<span class="tick tick-wait" aria-label="Sending" title="Sending">…</span>`;
 }
 
