@@ -6,11 +6,13 @@ private notes and tags. Any client may use them: the console speaks only these.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from handoff.protocol.common import AgentView, Count
 from handoff.protocol.rest import RestBody
@@ -42,6 +44,7 @@ MAX_CANNED_PER_BOT: Final = 500
 MAX_TAGS: Final = 20
 MAX_TAG_CHARS: Final = 32
 SHORTCUT_PATTERN: Final = r"^[A-Za-z0-9_\-]{1,32}$"
+_SHORTCUT: Final = re.compile(SHORTCUT_PATTERN)
 """A canned response's shortcut as sent; it is stored (and matched) lower-case."""
 
 # JSON Schema's side of "not blank": some character that is not whitespace. The server
@@ -94,13 +97,19 @@ class ColleagueList(_Out):
 class CannedRequest(RestBody):
     """``POST`` or ``PUT`` of a canned response."""
 
-    shortcut: str = Field(pattern=SHORTCUT_PATTERN)
+    shortcut: str = Field(json_schema_extra={"pattern": SHORTCUT_PATTERN})
     """Typed after ``/`` in the console; stored lower-case, unique per bot."""
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, json_schema_extra=_NOT_BLANK)
 
     @field_validator("shortcut")
     @classmethod
     def _lower(cls, value: str) -> str:
+        # Said in words: the console shows this message to the admin as it is.
+        if not _SHORTCUT.fullmatch(value):
+            raise PydanticCustomError(
+                "shortcut",
+                "a shortcut is 1 to 32 letters, digits, _ or - (no spaces); agents type it after /",
+            )
         return value.lower()
 
 

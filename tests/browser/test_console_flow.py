@@ -137,7 +137,9 @@ async def test_admin_makes_a_canned_response_an_agent_inserts_it(
     await dialog.get_by_label("Shortcut").fill("no spaces allowed")
     await dialog.get_by_label("Text").fill("x")
     await dialog.get_by_role("button", name="Add canned response").click()
-    await expect(dialog.get_by_role("alert")).to_contain_text("shortcut")
+    await expect(dialog.get_by_role("alert")).to_contain_text(
+        "a shortcut is 1 to 32 letters, digits, _ or - (no spaces)"
+    )
     await admin.shot("canned-admin")
 
     a = await console()
