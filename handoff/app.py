@@ -59,7 +59,7 @@ from handoff.storage.agents import AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.canned import CannedRepo
 from handoff.storage.conversations import ConversationRepo
-from handoff.storage.db import checkpoint, make_engine
+from handoff.storage.db import checkpoint, close_engine, make_engine
 from handoff.storage.details import DetailsRepo
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
@@ -150,7 +150,7 @@ def create_app(
         try:
             yield
         finally:
-            await engine.dispose()
+            await close_engine(engine)
 
     async def message_writer(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]

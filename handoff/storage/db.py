@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any, overload
 
@@ -13,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from handoff.storage.health import failure_reason, watch
 
-__all__ = ["WAL_LIMIT_BYTES", "aware", "checkpoint", "make_engine", "upsert", "utcnow"]
+__all__ = [
+    "WAL_LIMIT_BYTES",
+    "aware",
+    "checkpoint",
+    "close_engine",
+    "make_engine",
+    "upsert",
+    "utcnow",
+]
 
 log = logging.getLogger("handoff.storage")
 
@@ -76,6 +86,23 @@ def make_engine(url: str) -> AsyncEngine:
             _check_durability(engine)
     watch(engine)
     return engine
+
+
+async def close_engine(engine: AsyncEngine, *, wait: float = 5.0) -> None:
+    """Dispose of the engine once the queries still running have given their connections back.
+
+    At shutdown a socket event's handler may still be in a query: disposing at once
+    orphans its connection (a disposed pool never closes what is returned to it later),
+    and the driver's connection is then only dropped by the garbage collector. Waiting
+    up to ``wait`` seconds lets those queries finish and their connections close.
+    """
+    pool = engine.sync_engine.pool
+    checked_out = getattr(pool, "checkedout", None)
+    deadline = time.monotonic() + wait
+    # The pool has no awaitable "all returned"; polling its count is cheap and short.
+    while callable(checked_out) and checked_out() > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    await engine.dispose()
 
 
 def _check_durability(engine: AsyncEngine) -> None:

@@ -209,3 +209,47 @@ async def test_narrow_window_shows_one_column_at_a_time(
     await expect(c.page.get_by_role("button", name="Thabo")).to_be_visible()
     await c.shot("narrow-list")
     assert await c.axe() == [], "narrow list"
+
+
+async def test_a_message_waiting_for_the_server_survives_a_reload_and_is_stored_once(
+    browser: Browser, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path)
+    runner, server = await start_server(settings, shutdown_timeout=0.5)
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    widgets = []
+    try:
+        bot = await server.bot(assignment_mode="auto")
+        anna = await agent(server, bot, name="Anna")
+        c = ConsolePage(await ctx.new_page(), server)
+        await c.signed_in(anna.email)
+        cid = (await server.handoff(bot, user={"name": "Lerato"}))["ConversationID"]
+        w = await launch_widget(server.url, cid, bot)
+        widgets.append(w)
+        await w.send("hello?")
+        await expect(c.log()).to_contain_text("hello?")
+
+        await stop_server(runner, server)
+        await expect(c.page.locator(".banner[role=status]")).to_contain_text("Reconnecting…")
+        await c.send("typed while the server was gone")
+        await expect(c.page.get_by_label("Waiting for the connection")).to_have_count(1)
+        # The agent leaves the page while the server is still gone and comes back to it
+        # in the same tab later: the tab kept the message.
+        await c.page.goto("about:blank")
+
+        runner, server = await start_server(settings, shutdown_timeout=0.5)
+        c.server = server
+        await c.page.goto(f"{server.url}/console/")
+        await w.told("typed while the server was gone")
+        await expect(c.log()).to_contain_text("typed while the server was gone")
+        await expect(c.page.get_by_label("Waiting for the connection")).to_have_count(0)
+        assert await bubbles(c) == ["hello?", "typed while the server was gone"]
+        assert [m.text for m in await server.messages.history(cid)] == [
+            "hello?",
+            "typed while the server was gone",
+        ]
+    finally:
+        for w in widgets:
+            await w.close()
+        await ctx.close()
+        await stop_server(runner, server)

@@ -12,6 +12,7 @@ import { personName } from "./conversations.js";
 import { STATUS_KEY, explain } from "./messages.js";
 import { eventHandlers } from "./events.js";
 import { conversationActions } from "./conversation_actions.js";
+import { clearOutbox, saveOutbox } from "./outbox.js";
 
 export class Controller {
   constructor(store) {
@@ -29,6 +30,13 @@ export class Controller {
     });
     // Checked often enough for a short away_after_seconds, cheaply (no server call).
     setInterval(() => this._checkIdle(), 1000);
+    // Unacknowledged messages outlive a reload (outbox.js); written only when they change.
+    let lastConvs = null;
+    store.subscribe((s) => {
+      if (s.convs === lastConvs || !s.me) return;
+      lastConvs = s.convs;
+      saveOutbox(s.me.id, s.convs);
+    });
   }
 
   get state() { return this.store.get(); }
@@ -86,6 +94,7 @@ export class Controller {
 
   signOut(notice = null) {
     if (this.socket) { this.socket.close(); this.socket = null; }
+    if (this.state.me) clearOutbox(this.state.me.id);
     session.clear();
     try { sessionStorage.removeItem(STATUS_KEY); } catch (err) { /* private mode */ }
     this.seenQueue = new Set();

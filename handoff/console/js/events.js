@@ -2,6 +2,7 @@
 // agent"), as methods mixed into the Controller (controller.js).
 import { newConversation, mergeMessages, lastSeq, personName } from "./conversations.js";
 import { beep, notify } from "./alerts.js";
+import { savedFor } from "./outbox.js";
 
 export const eventHandlers = {
   // --- events --------------------------------------------------------------------
@@ -72,6 +73,12 @@ export const eventHandlers = {
     if (typeof d.user_connected === "boolean") conv.userConnected = d.user_connected;
     // Where a reload left the delivery ticks: the server's mark, never below what we saw.
     conv.delivered = Math.max(conv.delivered || 0, Number(d.delivered_seq) || 0);
+    if (!known) {
+      // A reload: what this tab sent without an ack is sent again (same client_msg_id).
+      const mine = new Set(conv.pending.map((p) => p.client_msg_id));
+      const saved = savedFor(this.state.me.id, cid).filter((i) => !mine.has(i.client_msg_id));
+      conv.pending = [...conv.pending, ...saved.map((i) => ({ ...i, state: "waiting" }))];
+    }
     let newUser;
     [conv, newUser] = mergeMessages(conv, d.messages);
     this.store.update((s) => {
@@ -88,6 +95,7 @@ export const eventHandlers = {
     if (isNew && !select && !replay) this._alert("New conversation", personName(d.conversation));
     if (isNew) this._loadAgents(d.conversation.bot_id);
     this._catchUp(cid, isNew ? 0 : undefined);
+    if (!known) for (const item of conv.pending) this._sendPending(cid, item);
   },
 
   async _catchUp(cid, afterSeq) {
