@@ -35,6 +35,7 @@ from handoff.protocol.webhooks import (
     TIMESTAMP_HEADER,
     DeliveryStatus,
 )
+from handoff.storage.health import storage_error
 from handoff.storage.outbox import Claimed, OutboxRepo, OutboxSignal
 from handoff.webhooks.signing import sign
 
@@ -141,10 +142,10 @@ class WebhookSender:
                 if self._clock() - purged_at >= _PURGE_EVERY:
                     purged_at = self._clock()
                     await self.purge()
-            except Exception:  # the database is down: try again on the next pass
+            except Exception as exc:  # the database is down: try again on the next pass
                 # Once per episode, not once a second while it lasts.
                 if not failing:
-                    log.exception("webhook sender pass failed; retrying every pass")
+                    _log_failure(exc, "webhook sender pass failed; retrying every pass")
                 failing = True
             else:
                 if failing:
@@ -182,8 +183,8 @@ class WebhookSender:
         except asyncio.CancelledError:
             self._cancelled.append(row.id)
             raise
-        except Exception:
-            log.exception("webhook %s: recording the attempt failed", row.event_id)
+        except Exception as exc:  # the attempt stays leased and is tried again
+            _log_failure(exc, f"webhook {row.event_id}: recording the attempt failed")
         finally:
             self._inflight.pop(row.id, None)
             self._per_bot[row.bot_id] -= 1
@@ -268,3 +269,13 @@ class WebhookSender:
             s.webhook_retry_max_seconds, s.webhook_retry_base_seconds * 2.0 ** min(attempts - 1, 40)
         )
         return wait * self._rng.uniform(0.5, 1.0)
+
+
+def _log_failure(exc: Exception, what: str) -> None:
+    """A storage failure is expected weather (the health watcher reports it once, with
+    its reason): a warning without a traceback. Anything else is a bug: the traceback."""
+    unavailable = storage_error(exc)
+    if unavailable is not None:
+        log.warning("%s: %s", what, unavailable)
+    else:
+        log.exception(what)
