@@ -151,6 +151,9 @@ class MemoryState:
     async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
         self._assigned[conversation_id] = agent_id
         self._by_agent[agent_id].add(conversation_id)
+        # Counted at once, as ``_assign`` does, should the agent be known already.
+        if agent_id in self._agents:
+            self._agents[agent_id].load = len(self._by_agent[agent_id])
 
     async def assigned_agent(self, conversation_id: str) -> str | None:
         return self._assigned.get(conversation_id)
