@@ -7,10 +7,10 @@ except in ``RELEASE``, which learns the agent from what it reads (see there).
 Scripts assume a single Redis (or a primary with replicas), not Redis Cluster: the
 keys of one step live in different hash slots.
 
-An agent's hash (``agent:<id>``) keeps ``status``, ``connected`` (``1``/``0``),
-``capacity`` and ``bots`` (a JSON list) beside the whole presence as JSON, so that
-``CAN_TAKE`` can check an agent without decoding the rest; their load is the size of
-their ``agent_conversations`` set, never a stored number that could drift.
+An agent's hash (``agent:<id>``) keeps each presence field on its own (``connected``
+as ``1``/``0``, ``bots`` and ``teams`` as JSON), so that a script can check or change
+one without decoding and encoding the rest; their load is the size of their
+``agent_conversations`` set, never a stored number that could drift.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "RELEASE",
     "SEED_SEQ",
     "TOUCH",
+    "UPDATE_AGENT",
 ]
 
 # The rule of MemoryState._can_take: the agent exists, serves the bot, is connected,
@@ -51,18 +52,53 @@ local function can_take(agent_key, conversations_key, bot_id)
 end
 """
 
-PUT_AGENT = """
--- KEYS: agent, agents, agent_order, agent_conversations
--- ARGV: agent id, presence JSON, status, connected, capacity, bots JSON, last_assigned_at
-redis.call('HSET', KEYS[1], 'presence', ARGV[2], 'status', ARGV[3], 'connected', ARGV[4],
-  'capacity', ARGV[5], 'bots', ARGV[6])
--- The time of the last assignment is the state's, not the caller's (kept when known).
-redis.call('HSETNX', KEYS[1], 'last_assigned_at', ARGV[7])
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+_AGENT_READ = """
+local function agent_read(agent_key, conversations_key)
+  local values = redis.call('HMGET', agent_key, 'name', 'status', 'connected', 'capacity',
+    'bots', 'teams', 'last_assigned_at')
+  values[#values + 1] = redis.call('SCARD', conversations_key)
+  return values
 end
+local function agent_listed(agents_key, order_key, agent_id)
+  if not redis.call('ZSCORE', agents_key, agent_id) then
+    redis.call('ZADD', agents_key, redis.call('INCR', order_key), agent_id)
+  end
+end
+"""
+
+PUT_AGENT = (
+    _AGENT_READ
+    + """
+-- KEYS: agent, agents, agent_order, agent_conversations
+-- ARGV: agent id, last_assigned_at, then field, value pairs (every presence field)
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+-- The time of the last assignment is the state's, not the caller's (kept when known).
+redis.call('HSETNX', KEYS[1], 'last_assigned_at', ARGV[2])
+agent_listed(KEYS[2], KEYS[3], ARGV[1])
 return {redis.call('HGET', KEYS[1], 'last_assigned_at'), redis.call('SCARD', KEYS[4])}
 """
+)
+
+UPDATE_AGENT = (
+    _AGENT_READ
+    + """
+-- KEYS: agent, agents, agent_order, agent_conversations
+-- ARGV: agent id, n, n field, value pairs to start an unknown agent from (n = 0: leave
+-- an unknown agent unknown), then the field, value pairs to change.
+local n = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if n == 0 then
+    return false
+  end
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
+  agent_listed(KEYS[2], KEYS[3], ARGV[1])
+end
+if #ARGV > 2 + 2 * n then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3 + 2 * n))
+end
+return agent_read(KEYS[1], KEYS[4])
+"""
+)
 
 ENQUEUE = """
 -- KEYS: queue, queue_entries, queue_priorities

@@ -31,30 +31,58 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _presence_json(presence: Presence) -> str:
-    return json.dumps(
-        {
-            "name": presence.name,
-            "status": presence.status.value,
-            "capacity": presence.capacity,
-            "bots": list(presence.bots),
-            "teams": presence.teams,
-            "connected": presence.connected,
-        }
+_PRESENCE_FIELDS = ("name", "status", "connected", "capacity", "bots", "teams")
+_READ_FIELDS = [*_PRESENCE_FIELDS, "last_assigned_at"]
+
+
+def _changes(
+    *,
+    name: str | None = None,
+    status: AgentStatus | None = None,
+    connected: bool | None = None,
+    capacity: int | None = None,
+    bots: tuple[str, ...] | None = None,
+    teams: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """The given presence fields as the hash's field, value pairs (flat)."""
+    pairs: list[str] = []
+    if name is not None:
+        pairs += ["name", name]
+    if status is not None:
+        pairs += ["status", status.value]
+    if connected is not None:
+        pairs += ["connected", "1" if connected else "0"]
+    if capacity is not None:
+        pairs += ["capacity", str(int(capacity))]
+    if bots is not None:
+        pairs += ["bots", json.dumps(list(bots))]
+    if teams is not None:
+        pairs += ["teams", json.dumps(teams)]
+    return pairs
+
+
+def _fields(presence: Presence) -> list[str]:
+    return _changes(
+        name=presence.name,
+        status=presence.status,
+        connected=presence.connected,
+        capacity=presence.capacity,
+        bots=presence.bots,
+        teams=presence.teams,
     )
 
 
-def _presence(agent_id: str, data: Any, last_assigned_at: Any, load: Any) -> Presence:
-    fields = json.loads(_text(data))
+def _presence(agent_id: str, values: list[Any], load: Any) -> Presence:
+    name, status, connected, capacity, bots, teams, last_assigned_at = map(_text, values)
     return Presence(
         agent_id=agent_id,
-        name=fields["name"],
-        status=AgentStatus(fields["status"]),
-        capacity=int(fields["capacity"]),
-        bots=tuple(fields["bots"]),
-        teams=fields["teams"],
-        connected=bool(fields["connected"]),
-        last_assigned_at=float(_text(last_assigned_at)),
+        name=name,
+        status=AgentStatus(status),
+        capacity=int(capacity),
+        bots=tuple(json.loads(bots)),
+        teams=json.loads(teams),
+        connected=connected == "1",
+        last_assigned_at=float(last_assigned_at),
         load=int(load),
     )
 
@@ -104,6 +132,7 @@ class RedisRoutingState:
         # Registered once: each call is an EVALSHA, loaded again if Redis restarted.
         script = redis.register_script
         self._put_agent = script(lua.PUT_AGENT)
+        self._update_agent = script(lua.UPDATE_AGENT)
         self._enqueue = script(lua.ENQUEUE)
         self._dequeue = script(lua.DEQUEUE)
         self._queue = script(lua.QUEUE)
@@ -132,25 +161,47 @@ class RedisRoutingState:
             await self._redis.aclose()
 
     # presence ---------------------------------------------------------------
-    async def put_agent(self, presence: Presence) -> Presence:
+    def _agent_keys(self, agent_id: str) -> list[str]:
         k = self._keys
+        return [k.agent(agent_id), k.agents, k.agent_order, k.agent_conversations(agent_id)]
+
+    async def put_agent(self, presence: Presence) -> Presence:
         aid = presence.agent_id
         last_assigned_at, load = await self._put_agent(
-            keys=[k.agent(aid), k.agents, k.agent_order, k.agent_conversations(aid)],
-            args=[
-                aid,
-                _presence_json(presence),
-                presence.status.value,
-                "1" if presence.connected else "0",
-                presence.capacity,
-                json.dumps(list(presence.bots)),
-                repr(float(presence.last_assigned_at)),
-            ],
+            keys=self._agent_keys(aid),
+            args=[aid, repr(float(presence.last_assigned_at)), *_fields(presence)],
         )
         # As MemoryState does: the caller's record takes the state's load and time.
         presence.last_assigned_at = float(_text(last_assigned_at))
         presence.load = int(load)
         return dataclasses.replace(presence)
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        fresh: Presence | None = None,
+        name: str | None = None,
+        status: AgentStatus | None = None,
+        connected: bool | None = None,
+        capacity: int | None = None,
+        bots: tuple[str, ...] | None = None,
+        teams: dict[str, list[str]] | None = None,
+    ) -> Presence | None:
+        if fresh is not None and fresh.agent_id != agent_id:
+            raise ValueError(f"fresh is agent {fresh.agent_id!r}, not {agent_id!r}")
+        start: list[str] = []
+        if fresh is not None:
+            start = [*_fields(fresh), "last_assigned_at", repr(float(fresh.last_assigned_at))]
+        changes = _changes(
+            name=name, status=status, connected=connected, capacity=capacity, bots=bots, teams=teams
+        )
+        values = await self._update_agent(
+            keys=self._agent_keys(agent_id), args=[agent_id, len(start) // 2, *start, *changes]
+        )
+        if values is None:
+            return None
+        return _presence(agent_id, values[:-1], values[-1])
 
     async def get_agent(self, agent_id: str) -> Presence | None:
         found = await self._read_agents([agent_id])
@@ -166,14 +217,14 @@ class RedisRoutingState:
             return []
         async with self._redis.pipeline(transaction=True) as pipe:
             for aid in agent_ids:
-                pipe.hmget(self._keys.agent(aid), ["presence", "last_assigned_at"])
+                pipe.hmget(self._keys.agent(aid), _READ_FIELDS)
                 pipe.scard(self._keys.agent_conversations(aid))
             replies = await pipe.execute()
         found = []
         for i, aid in enumerate(agent_ids):
-            (data, last_assigned_at), load = replies[2 * i], replies[2 * i + 1]
-            if data is not None:
-                found.append(_presence(aid, data, last_assigned_at, load))
+            values, load = replies[2 * i], replies[2 * i + 1]
+            if values[0] is not None:
+                found.append(_presence(aid, values, load))
         return found
 
     async def touch_connection(self, kind: str, key: str, delta: int) -> int:

@@ -139,6 +139,38 @@ async def test_put_agent_keeps_the_load_and_the_last_assignment_time(state: Rout
     assert fresh.load == 1  # as the memory state does, the caller's record is updated too
 
 
+async def test_update_agent_changes_only_the_fields_given(state: RoutingState) -> None:
+    assert await state.update_agent("a1", status=AgentStatus.AWAY) is None  # unknown, no fresh
+    assert await state.get_agent("a1") is None
+    assert await state.agents_for_bot("b1") == []
+    await state.assign_recovered("c1", "a1")
+    fresh = Presence("a1", "Ann", AgentStatus.OFFLINE, 2, ("b1",), {"b1": ["t"]}, False, 4.5)
+    started = await state.update_agent("a1", fresh=fresh, connected=True)
+    assert started == Presence(
+        "a1", "Ann", AgentStatus.OFFLINE, 2, ("b1",), {"b1": ["t"]}, True, 4.5, load=1
+    )
+    assert fresh.connected is False  # the caller's record is left alone
+    # Known now: fresh is ignored, only what is given changes; load and time are kept.
+    changed = await state.update_agent(
+        "a1", fresh=agent("a1", capacity=9), status=AgentStatus.ONLINE, capacity=3
+    )
+    assert changed == Presence(
+        "a1", "Ann", AgentStatus.ONLINE, 3, ("b1",), {"b1": ["t"]}, True, 4.5, load=1
+    )
+    renamed = await state.update_agent("a1", name="Anna", bots=("b2",), teams={}, connected=False)
+    assert renamed is not None
+    assert (renamed.name, renamed.bots, renamed.teams, renamed.connected) == (
+        "Anna",
+        ("b2",),
+        {},
+        False,
+    )
+    assert await state.get_agent("a1") == renamed
+    assert [a.agent_id for a in await state.agents_for_bot("b2")] == ["a1"]
+    with pytest.raises(ValueError, match="a2"):
+        await state.update_agent("a1", fresh=agent("a2"))
+
+
 async def test_agents_for_a_bot_in_the_order_they_first_appeared(state: RoutingState) -> None:
     await state.put_agent(agent("a2", bots=("b1", "b2")))
     await state.put_agent(agent("a1", bots=("b2",)))
@@ -572,6 +604,28 @@ async def test_a_position_announced_by_many_processes_at_once_is_told_once(
     changed = await asyncio.gather(*(p.queue_changed("b1", ("c1",)) for p in processes * 5))
     assert told.count(True) == 1
     assert changed.count(True) == 1
+
+
+async def test_concurrent_presence_updates_are_never_lost(views: Views) -> None:
+    processes = await views(4)
+    fresh = agent("a1", capacity=1)
+    fresh.status = AgentStatus.OFFLINE
+    # As an agent's socket connecting and their first set_status would, at once.
+    await asyncio.gather(
+        *(p.update_agent("a1", fresh=fresh, connected=True) for p in processes),
+        *(p.update_agent("a1", fresh=fresh, status=AgentStatus.ONLINE) for p in processes),
+        *(p.update_agent("a1", fresh=fresh, capacity=4) for p in processes),
+        *(p.update_agent("a1", fresh=fresh, name="Ann") for p in processes),
+    )
+    got = await processes[0].get_agent("a1")
+    assert got is not None
+    assert (got.connected, got.status, got.capacity, got.name) == (
+        True,
+        AgentStatus.ONLINE,
+        4,
+        "Ann",
+    )
+    assert [a.agent_id for a in await processes[1].agents_for_bot("b1")] == ["a1"]
 
 
 async def test_concurrent_moves_and_releases_leave_one_owner(views: Views) -> None:
