@@ -11,7 +11,7 @@ import itertools
 import time
 from collections import defaultdict
 
-from handoff.routing.model import Presence, QueueEntry
+from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
 __all__ = ["MemoryState"]
 
@@ -50,6 +50,40 @@ class MemoryState:
         presence.load = len(self._by_agent.get(presence.agent_id, ()))
         self._agents[presence.agent_id] = presence
         return dataclasses.replace(presence)
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        fresh: Presence | None = None,
+        name: str | None = None,
+        status: AgentStatus | None = None,
+        connected: bool | None = None,
+        capacity: int | None = None,
+        bots: tuple[str, ...] | None = None,
+        teams: dict[str, list[str]] | None = None,
+    ) -> Presence | None:
+        if fresh is not None and fresh.agent_id != agent_id:
+            raise ValueError(f"fresh is agent {fresh.agent_id!r}, not {agent_id!r}")
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            if fresh is None:
+                return None
+            agent = dataclasses.replace(fresh, load=len(self._by_agent.get(agent_id, ())))
+            self._agents[agent_id] = agent
+        if name is not None:
+            agent.name = name
+        if status is not None:
+            agent.status = status
+        if connected is not None:
+            agent.connected = connected
+        if capacity is not None:
+            agent.capacity = capacity
+        if bots is not None:
+            agent.bots = bots
+        if teams is not None:
+            agent.teams = teams
+        return dataclasses.replace(agent)
 
     async def get_agent(self, agent_id: str) -> Presence | None:
         agent = self._agents.get(agent_id)
@@ -151,6 +185,9 @@ class MemoryState:
     async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
         self._assigned[conversation_id] = agent_id
         self._by_agent[agent_id].add(conversation_id)
+        # Counted at once, as ``_assign`` does, should the agent be known already.
+        if agent_id in self._agents:
+            self._agents[agent_id].load = len(self._by_agent[agent_id])
 
     async def assigned_agent(self, conversation_id: str) -> str | None:
         return self._assigned.get(conversation_id)

@@ -49,10 +49,16 @@ class AgentPresence:
         ctx = self._ctx
         await ctx.state.touch_connection("agent", record.id, +1)
         await ctx.state.clear_deadline("agent", record.id)
-        presence = await ctx.state.get_agent(record.id) or _fresh(record, AgentStatus.OFFLINE)
-        presence.connected = True
-        presence.bots, presence.teams, presence.name = record.bots, record.teams, record.name
-        await ctx.state.put_agent(presence)
+        # One atomic update, not a read and a write: a set_status arriving meanwhile
+        # (this runs as a task) must not be undone.
+        presence = await ctx.state.update_agent(
+            record.id,
+            fresh=_fresh(record, AgentStatus.OFFLINE),
+            connected=True,
+            bots=record.bots,
+            teams=record.teams,
+            name=record.name,
+        )
         held = await ctx.state.agent_conversations(record.id)
         for cid in held:
             view = await ctx.stores.conversations.get(cid)
@@ -62,7 +68,7 @@ class AgentPresence:
                 and view.agent_id == record.id
             ):
                 await self._dispatcher.deliver(view, record.id)
-        if presence.status is AgentStatus.ONLINE:
+        if presence is not None and presence.status is AgentStatus.ONLINE:  # never None: fresh
             for bot_id in record.bots:
                 await self._dispatcher.dispatch(bot_id)
         return held
@@ -72,10 +78,7 @@ class AgentPresence:
         ctx = self._ctx
         if await ctx.state.touch_connection("agent", agent_id, -1):
             return
-        presence = await ctx.state.get_agent(agent_id)
-        if presence is not None:
-            presence.connected = False
-            await ctx.state.put_agent(presence)
+        await ctx.state.update_agent(agent_id, connected=False)
         await ctx.state.set_deadline(
             "agent", agent_id, time.time() + ctx.settings.agent_grace_seconds
         )
@@ -84,12 +87,13 @@ class AgentPresence:
         self, record: AgentRecord, status: AgentStatus, capacity: int | None
     ) -> AgentView:
         ctx = self._ctx
-        presence = await ctx.state.get_agent(record.id) or _fresh(record, status)
-        presence.status = status
-        presence.connected = True
-        if capacity is not None:
-            presence.capacity = capacity
-        await ctx.state.put_agent(presence)
+        await ctx.state.update_agent(
+            record.id,
+            fresh=_fresh(record, status),
+            status=status,
+            connected=True,
+            capacity=capacity,
+        )
         if status is AgentStatus.OFFLINE:
             await self.requeue_all(record.id, actor=f"agent:{record.id}")
         for bot_id in record.bots:
@@ -101,10 +105,7 @@ class AgentPresence:
         ctx = self._ctx
         if await ctx.state.touch_connection("agent", agent_id, 0):
             return
-        presence = await ctx.state.get_agent(agent_id)
-        if presence is not None:
-            presence.status = AgentStatus.OFFLINE
-            await ctx.state.put_agent(presence)
+        await ctx.state.update_agent(agent_id, status=AgentStatus.OFFLINE)
         await self.requeue_all(agent_id, actor="system")
 
     async def requeue_all(self, agent_id: str, *, actor: str) -> None:

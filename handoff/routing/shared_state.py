@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from handoff.routing.model import Presence, QueueEntry
+from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
 __all__ = ["DeadlineKind", "RoutingState"]
 
@@ -30,6 +30,25 @@ class RoutingState(Protocol):
     # presence
     async def put_agent(self, presence: Presence) -> Presence:
         """Store the agent's presence; the load already assigned to them is kept."""
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        fresh: Presence | None = None,
+        name: str | None = None,
+        status: AgentStatus | None = None,
+        connected: bool | None = None,
+        capacity: int | None = None,
+        bots: tuple[str, ...] | None = None,
+        teams: dict[str, list[str]] | None = None,
+    ) -> Presence | None:
+        """Atomically change the given fields (None: unchanged) of the agent's presence.
+
+        Unlike ``get_agent`` then ``put_agent``, no other change to the agent can land in
+        between and be lost. The load and the last assignment time are kept. An unknown
+        agent starts from ``fresh``; without one nothing is stored and None is returned.
+        """
 
     async def get_agent(self, agent_id: str) -> Presence | None: ...
 

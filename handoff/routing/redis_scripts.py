@@ -1,0 +1,266 @@
+"""The Lua scripts behind :class:`~handoff.routing.redis_state.RedisRoutingState`.
+
+Each multi-key step of the routing state is one script, so Redis runs it without
+anything in between: that is what makes a step atomic across server processes.
+Every key a script touches comes in ``KEYS`` (built in ``handoff.storage.redis_keys``),
+except in ``RELEASE``, which learns the agent from what it reads (see there).
+Scripts assume a single Redis (or a primary with replicas), not Redis Cluster: the
+keys of one step live in different hash slots.
+
+An agent's hash (``agent:<id>``) keeps each presence field on its own (``connected``
+as ``1``/``0``, ``bots`` and ``teams`` as JSON), so that a script can check or change
+one without decoding and encoding the rest; their load is the size of their
+``agent_conversations`` set, never a stored number that could drift.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CLAIM",
+    "DEQUEUE",
+    "ENQUEUE",
+    "MARK_LOST",
+    "MARK_SEEN",
+    "MOVE",
+    "NEXT_SEQ",
+    "POP_DUE",
+    "PUT_AGENT",
+    "QUEUE",
+    "RELEASE",
+    "SEED_SEQ",
+    "TOUCH",
+    "UPDATE_AGENT",
+]
+
+# The rule of MemoryState._can_take: the agent exists, serves the bot, is connected,
+# online, and below their capacity.
+_CAN_TAKE = """
+local function can_take(agent_key, conversations_key, bot_id)
+  local a = redis.call('HMGET', agent_key, 'status', 'connected', 'capacity', 'bots')
+  if not a[1] or a[1] ~= 'online' or a[2] ~= '1' then
+    return false
+  end
+  if redis.call('SCARD', conversations_key) >= tonumber(a[3]) then
+    return false
+  end
+  for _, bot in ipairs(cjson.decode(a[4])) do
+    if bot == bot_id then
+      return true
+    end
+  end
+  return false
+end
+"""
+
+_AGENT_READ = """
+local function agent_read(agent_key, conversations_key)
+  local values = redis.call('HMGET', agent_key, 'name', 'status', 'connected', 'capacity',
+    'bots', 'teams', 'last_assigned_at')
+  values[#values + 1] = redis.call('SCARD', conversations_key)
+  return values
+end
+local function agent_listed(agents_key, order_key, agent_id)
+  if not redis.call('ZSCORE', agents_key, agent_id) then
+    redis.call('ZADD', agents_key, redis.call('INCR', order_key), agent_id)
+  end
+end
+"""
+
+PUT_AGENT = (
+    _AGENT_READ
+    + """
+-- KEYS: agent, agents, agent_order, agent_conversations
+-- ARGV: agent id, last_assigned_at, then field, value pairs (every presence field)
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+-- The time of the last assignment is the state's, not the caller's (kept when known).
+redis.call('HSETNX', KEYS[1], 'last_assigned_at', ARGV[2])
+agent_listed(KEYS[2], KEYS[3], ARGV[1])
+return {redis.call('HGET', KEYS[1], 'last_assigned_at'), redis.call('SCARD', KEYS[4])}
+"""
+)
+
+UPDATE_AGENT = (
+    _AGENT_READ
+    + """
+-- KEYS: agent, agents, agent_order, agent_conversations
+-- ARGV: agent id, n, n field, value pairs to start an unknown agent from (n = 0: leave
+-- an unknown agent unknown), then the field, value pairs to change.
+local n = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if n == 0 then
+    return false
+  end
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + 2 * n))
+  agent_listed(KEYS[2], KEYS[3], ARGV[1])
+end
+if #ARGV > 2 + 2 * n then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3 + 2 * n))
+end
+return agent_read(KEYS[1], KEYS[4])
+"""
+)
+
+ENQUEUE = """
+-- KEYS: queue, queue_entries, queue_priorities
+-- ARGV: conversation id, entry JSON, priority, at_head (1/0)
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  return redis.call('LPOS', KEYS[1], ARGV[1]) + 1
+end
+local ids = redis.call('LRANGE', KEYS[1], 0, -1)
+local priority = tonumber(ARGV[3])
+local at_head = ARGV[4] == '1'
+local at = #ids + 1
+-- Behind every higher priority; at the head of its own, or behind its own.
+for i, id in ipairs(ids) do
+  local other = tonumber(redis.call('HGET', KEYS[3], id))
+  if (at_head and other <= priority) or (not at_head and other < priority) then
+    at = i
+    break
+  end
+end
+if at > #ids then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+else
+  redis.call('LINSERT', KEYS[1], 'BEFORE', ids[at], ARGV[1])
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+return at
+"""
+
+DEQUEUE = """
+-- KEYS: queue, queue_entries, queue_priorities; ARGV: conversation id
+if redis.call('HDEL', KEYS[2], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+"""
+
+QUEUE = """
+-- KEYS: queue, queue_entries: the entries (JSON) in queue order
+local entries = {}
+for i, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  entries[i] = redis.call('HGET', KEYS[2], id)
+end
+return entries
+"""
+
+CLAIM = (
+    _CAN_TAKE
+    + """
+-- KEYS: agent, agent_conversations, assigned, queue, queue_entries, queue_priorities
+-- ARGV: bot id, conversation id, agent id, now
+if not can_take(KEYS[1], KEYS[2], ARGV[1]) then
+  return false
+end
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then
+  return false
+end
+local entry = redis.call('HGET', KEYS[5], ARGV[2])
+if not entry then
+  return false
+end
+redis.call('LREM', KEYS[4], 1, ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[2])
+redis.call('HDEL', KEYS[6], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'last_assigned_at', ARGV[4])
+return entry
+"""
+)
+
+MOVE = (
+    _CAN_TAKE
+    + """
+-- KEYS: assigned, from agent_conversations, to agent, to agent_conversations
+-- ARGV: conversation id, from agent, to agent, bot id, now
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] or ARGV[2] == ARGV[3] then
+  return 0
+end
+if not can_take(KEYS[3], KEYS[4], ARGV[4]) then
+  return 0
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('HSET', KEYS[3], 'last_assigned_at', ARGV[5])
+return 1
+"""
+)
+
+RELEASE = """
+-- KEYS: assigned; ARGV: conversation id, the agent_conversations key prefix.
+-- The agent is known only once read, so their set's key is built here from the
+-- prefix RedisKeys gives (fine on one Redis; Redis Cluster would refuse it).
+local agent = redis.call('HGET', KEYS[1], ARGV[1])
+if not agent then
+  return false
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', ARGV[2] .. agent, ARGV[1])
+return agent
+"""
+
+POP_DUE = """
+-- KEYS: deadlines; ARGV: now. Taken and removed at once: each key to one caller.
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if #due > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+end
+return due
+"""
+
+NEXT_SEQ = """
+-- KEYS: seq, generation; ARGV: the generation asked for, or ''
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return false
+end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return false
+end
+return redis.call('INCR', KEYS[1])
+"""
+
+SEED_SEQ = """
+-- KEYS: seq, generation, generations; ARGV: value
+local current = redis.call('GET', KEYS[1])
+if not current then
+  -- A new handoff: a generation no earlier handoff of any conversation had.
+  redis.call('SET', KEYS[2], redis.call('INCR', KEYS[3]))
+end
+if (tonumber(current) or -1) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+MARK_SEEN = """
+-- KEYS: widget_seen; ARGV: seq. Only ever moves forward.
+if (tonumber(redis.call('GET', KEYS[1])) or 0) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+MARK_LOST = """
+-- KEYS: widget_lost; ARGV: at. The earliest time not yet taken is kept.
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(current) >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+TOUCH = """
+-- KEYS: connections; ARGV: delta. Never below zero; zero deletes the key.
+local value = (tonumber(redis.call('GET', KEYS[1])) or 0) + tonumber(ARGV[1])
+if value > 0 then
+  redis.call('SET', KEYS[1], value)
+  return value
+end
+redis.call('DEL', KEYS[1])
+return 0
+"""

@@ -1,0 +1,383 @@
+"""The :class:`RoutingState` in Redis, shared by every server process.
+
+The same semantics as the in-process :class:`~handoff.routing.memory_state.MemoryState`
+(one contract test suite runs against both); each step is one Redis command, one
+``MULTI`` transaction of reads, or one Lua script (``redis_scripts``), so it is atomic
+however many processes call it at once. Key names: ``handoff.storage.redis_keys``.
+
+Numbers that must come back exactly (deadlines, times) travel as ``repr(float)``,
+which Redis and Lua parse to the same double. Not wired into the app yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from handoff.protocol.common import HandoffPacket
+from handoff.routing import redis_scripts as lua
+from handoff.routing.model import AgentStatus, Presence, QueueEntry
+from handoff.storage.redis_keys import ANNOUNCEMENT_TTL_SECONDS, DEFAULT_PREFIX, RedisKeys
+
+__all__ = ["RedisRoutingState"]
+
+
+def _text(value: Any) -> str:
+    """A reply as text, whether or not the client decodes responses."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_PRESENCE_FIELDS = ("name", "status", "connected", "capacity", "bots", "teams")
+_READ_FIELDS = [*_PRESENCE_FIELDS, "last_assigned_at"]
+
+
+def _changes(
+    *,
+    name: str | None = None,
+    status: AgentStatus | None = None,
+    connected: bool | None = None,
+    capacity: int | None = None,
+    bots: tuple[str, ...] | None = None,
+    teams: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """The given presence fields as the hash's field, value pairs (flat)."""
+    pairs: list[str] = []
+    if name is not None:
+        pairs += ["name", name]
+    if status is not None:
+        pairs += ["status", status.value]
+    if connected is not None:
+        pairs += ["connected", "1" if connected else "0"]
+    if capacity is not None:
+        pairs += ["capacity", str(int(capacity))]
+    if bots is not None:
+        pairs += ["bots", json.dumps(list(bots))]
+    if teams is not None:
+        pairs += ["teams", json.dumps(teams)]
+    return pairs
+
+
+def _fields(presence: Presence) -> list[str]:
+    return _changes(
+        name=presence.name,
+        status=presence.status,
+        connected=presence.connected,
+        capacity=presence.capacity,
+        bots=presence.bots,
+        teams=presence.teams,
+    )
+
+
+def _presence(agent_id: str, values: list[Any], load: Any) -> Presence:
+    name, status, connected, capacity, bots, teams, last_assigned_at = map(_text, values)
+    return Presence(
+        agent_id=agent_id,
+        name=name,
+        status=AgentStatus(status),
+        capacity=int(capacity),
+        bots=tuple(json.loads(bots)),
+        teams=json.loads(teams),
+        connected=connected == "1",
+        last_assigned_at=float(last_assigned_at),
+        load=int(load),
+    )
+
+
+def _entry_json(entry: QueueEntry) -> str:
+    return json.dumps(
+        {
+            "conversation_id": entry.conversation_id,
+            "bot_id": entry.bot_id,
+            "enqueued_at": entry.enqueued_at,
+            "team": entry.team,
+            "user": entry.user,
+            "reason": entry.reason,
+            "priority": entry.priority,
+            "packet": entry.packet.model_dump(mode="json"),
+        }
+    )
+
+
+def _entry(data: Any) -> QueueEntry:
+    fields = json.loads(_text(data))
+    return QueueEntry(
+        conversation_id=fields["conversation_id"],
+        bot_id=fields["bot_id"],
+        enqueued_at=float(fields["enqueued_at"]),
+        team=fields["team"],
+        user=fields["user"],
+        reason=fields["reason"],
+        priority=int(fields["priority"]),
+        packet=HandoffPacket.model_validate(fields["packet"]),
+    )
+
+
+class RedisRoutingState:
+    """Routing state in Redis under ``prefix`` (see ``handoff.storage.redis_keys``).
+
+    ``redis``: an asyncio client, decoding responses or not; closed by :meth:`close`
+    only when ``owns_client`` (as :meth:`from_url` makes it).
+    """
+
+    def __init__(
+        self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, owns_client: bool = False
+    ) -> None:
+        self._redis = redis
+        self._keys = RedisKeys(prefix)
+        self._owns_client = owns_client
+        # Registered once: each call is an EVALSHA, loaded again if Redis restarted.
+        script = redis.register_script
+        self._put_agent = script(lua.PUT_AGENT)
+        self._update_agent = script(lua.UPDATE_AGENT)
+        self._enqueue = script(lua.ENQUEUE)
+        self._dequeue = script(lua.DEQUEUE)
+        self._queue = script(lua.QUEUE)
+        self._claim = script(lua.CLAIM)
+        self._move = script(lua.MOVE)
+        self._release = script(lua.RELEASE)
+        self._pop_due = script(lua.POP_DUE)
+        self._next_seq = script(lua.NEXT_SEQ)
+        self._seed_seq = script(lua.SEED_SEQ)
+        self._mark_seen = script(lua.MARK_SEEN)
+        self._mark_lost = script(lua.MARK_LOST)
+        self._touch = script(lua.TOUCH)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisRoutingState:
+        """A state on its own client for ``url`` (``redis://host:port/db``)."""
+        return cls(Redis.from_url(url, decode_responses=True), prefix=prefix, owns_client=True)
+
+    async def initialize(self) -> bool:
+        # The first process to start on an empty Redis rebuilds the state from the
+        # database; the others (and a restart while Redis kept its data) must not.
+        return bool(await self._redis.set(self._keys.initialized, "1", nx=True))
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._redis.aclose()
+
+    # presence ---------------------------------------------------------------
+    def _agent_keys(self, agent_id: str) -> list[str]:
+        k = self._keys
+        return [k.agent(agent_id), k.agents, k.agent_order, k.agent_conversations(agent_id)]
+
+    async def put_agent(self, presence: Presence) -> Presence:
+        aid = presence.agent_id
+        last_assigned_at, load = await self._put_agent(
+            keys=self._agent_keys(aid),
+            args=[aid, repr(float(presence.last_assigned_at)), *_fields(presence)],
+        )
+        # As MemoryState does: the caller's record takes the state's load and time.
+        presence.last_assigned_at = float(_text(last_assigned_at))
+        presence.load = int(load)
+        return dataclasses.replace(presence)
+
+    async def update_agent(
+        self,
+        agent_id: str,
+        *,
+        fresh: Presence | None = None,
+        name: str | None = None,
+        status: AgentStatus | None = None,
+        connected: bool | None = None,
+        capacity: int | None = None,
+        bots: tuple[str, ...] | None = None,
+        teams: dict[str, list[str]] | None = None,
+    ) -> Presence | None:
+        if fresh is not None and fresh.agent_id != agent_id:
+            raise ValueError(f"fresh is agent {fresh.agent_id!r}, not {agent_id!r}")
+        start: list[str] = []
+        if fresh is not None:
+            start = [*_fields(fresh), "last_assigned_at", repr(float(fresh.last_assigned_at))]
+        changes = _changes(
+            name=name, status=status, connected=connected, capacity=capacity, bots=bots, teams=teams
+        )
+        values = await self._update_agent(
+            keys=self._agent_keys(agent_id), args=[agent_id, len(start) // 2, *start, *changes]
+        )
+        if values is None:
+            return None
+        return _presence(agent_id, values[:-1], values[-1])
+
+    async def get_agent(self, agent_id: str) -> Presence | None:
+        found = await self._read_agents([agent_id])
+        return found[0] if found else None
+
+    async def agents_for_bot(self, bot_id: str) -> list[Presence]:
+        ids = [_text(i) for i in await self._redis.zrange(self._keys.agents, 0, -1)]
+        return [a for a in await self._read_agents(ids) if bot_id in a.bots]
+
+    async def _read_agents(self, agent_ids: list[str]) -> list[Presence]:
+        """The agents known among ``agent_ids``, read in one transaction (a snapshot)."""
+        if not agent_ids:
+            return []
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for aid in agent_ids:
+                pipe.hmget(self._keys.agent(aid), _READ_FIELDS)
+                pipe.scard(self._keys.agent_conversations(aid))
+            replies = await pipe.execute()
+        found = []
+        for i, aid in enumerate(agent_ids):
+            values, load = replies[2 * i], replies[2 * i + 1]
+            if values[0] is not None:
+                found.append(_presence(aid, values, load))
+        return found
+
+    async def touch_connection(self, kind: str, key: str, delta: int) -> int:
+        name = self._keys.connections(kind, key)
+        if delta == 0:
+            value = await self._redis.get(name)
+            return int(value) if value is not None else 0
+        return int(await self._touch(keys=[name], args=[delta]))
+
+    # queue ------------------------------------------------------------------
+    def _queue_keys(self, bot_id: str) -> list[str]:
+        k = self._keys
+        return [k.queue(bot_id), k.queue_entries(bot_id), k.queue_priorities(bot_id)]
+
+    async def enqueue(self, entry: QueueEntry, *, at_head: bool = False) -> int:
+        return int(
+            await self._enqueue(
+                keys=self._queue_keys(entry.bot_id),
+                args=[entry.conversation_id, _entry_json(entry), entry.priority, int(at_head)],
+            )
+        )
+
+    async def dequeue(self, bot_id: str, conversation_id: str) -> bool:
+        return bool(await self._dequeue(keys=self._queue_keys(bot_id), args=[conversation_id]))
+
+    async def queue(self, bot_id: str) -> list[QueueEntry]:
+        k = self._keys
+        entries = await self._queue(keys=[k.queue(bot_id), k.queue_entries(bot_id)])
+        return [_entry(e) for e in entries]
+
+    async def position(self, bot_id: str, conversation_id: str) -> int | None:
+        at = await self._redis.lpos(self._keys.queue(bot_id), conversation_id)
+        return at + 1 if isinstance(at, int) else None
+
+    # assignment -------------------------------------------------------------
+    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
+        k = self._keys
+        entry = await self._claim(
+            keys=[
+                k.agent(agent_id),
+                k.agent_conversations(agent_id),
+                k.assigned,
+                *self._queue_keys(bot_id),
+            ],
+            args=[bot_id, conversation_id, agent_id, repr(time.time())],
+        )
+        return None if entry is None else _entry(entry)
+
+    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
+        k = self._keys
+        moved = await self._move(
+            keys=[
+                k.assigned,
+                k.agent_conversations(from_agent),
+                k.agent(to_agent),
+                k.agent_conversations(to_agent),
+            ],
+            args=[conversation_id, from_agent, to_agent, bot_id, repr(time.time())],
+        )
+        return bool(moved)
+
+    async def release(self, conversation_id: str) -> str | None:
+        k = self._keys
+        agent = await self._release(
+            keys=[k.assigned], args=[conversation_id, k.agent_conversations_prefix]
+        )
+        return None if agent is None else _text(agent)
+
+    async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys.assigned, conversation_id, agent_id)
+            pipe.sadd(self._keys.agent_conversations(agent_id), conversation_id)
+            await pipe.execute()
+
+    async def assigned_agent(self, conversation_id: str) -> str | None:
+        agent = await self._redis.hget(self._keys.assigned, conversation_id)
+        return None if agent is None else _text(agent)
+
+    async def agent_conversations(self, agent_id: str) -> list[str]:
+        members = await self._redis.smembers(self._keys.agent_conversations(agent_id))
+        return sorted(_text(m) for m in members)
+
+    # deadlines --------------------------------------------------------------
+    async def set_deadline(
+        self, kind: str, key: str, at: float, *, keep_newer: bool = False
+    ) -> None:
+        await self._redis.zadd(self._keys.deadlines(kind), {key: float(at)}, nx=keep_newer)
+
+    async def clear_deadline(self, kind: str, key: str) -> bool:
+        return bool(await self._redis.zrem(self._keys.deadlines(kind), key))
+
+    async def pop_due(self, kind: str, now: float) -> list[str]:
+        due = await self._pop_due(keys=[self._keys.deadlines(kind)], args=[repr(float(now))])
+        return [_text(key) for key in due]
+
+    # sequence numbers -------------------------------------------------------
+    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
+        k = self._keys
+        seq = await self._next_seq(
+            keys=[k.seq(conversation_id), k.generation(conversation_id)],
+            args=["" if generation is None else str(generation)],
+        )
+        return None if seq is None else int(seq)
+
+    async def seed_seq(self, conversation_id: str, value: int) -> None:
+        k = self._keys
+        await self._seed_seq(
+            keys=[k.seq(conversation_id), k.generation(conversation_id), k.generations],
+            args=[value],
+        )
+
+    async def generation(self, conversation_id: str) -> int | None:
+        value = await self._redis.get(self._keys.generation(conversation_id))
+        return None if value is None else int(value)
+
+    async def mark_widget_seen(self, conversation_id: str, seq: int) -> None:
+        await self._mark_seen(keys=[self._keys.widget_seen(conversation_id)], args=[seq])
+
+    async def widget_seen(self, conversation_id: str) -> int:
+        value = await self._redis.get(self._keys.widget_seen(conversation_id))
+        return 0 if value is None else int(value)
+
+    async def mark_widget_lost(self, conversation_id: str, at: float) -> None:
+        await self._mark_lost(
+            keys=[self._keys.widget_lost(conversation_id)], args=[repr(float(at))]
+        )
+
+    async def take_widget_lost(self, conversation_id: str) -> float | None:
+        value = await self._redis.getdel(self._keys.widget_lost(conversation_id))
+        return None if value is None else float(_text(value))
+
+    async def forget(self, conversation_id: str) -> None:
+        k = self._keys
+        await self._redis.delete(
+            k.seq(conversation_id),
+            k.widget_seen(conversation_id),
+            k.generation(conversation_id),
+            k.widget_lost(conversation_id),
+            k.connections("widget", conversation_id),
+            k.announced(conversation_id),
+        )
+
+    # announcements ----------------------------------------------------------
+    async def _told(self, key: str, value: str) -> bool:
+        """Record ``value`` as told; True when it differs from what was told before."""
+        before = await self._redis.set(key, value, ex=ANNOUNCEMENT_TTL_SECONDS, get=True)
+        return before is None or _text(before) != value
+
+    async def announce_position(self, conversation_id: str, position: int) -> bool:
+        return await self._told(self._keys.announced(conversation_id), str(position))
+
+    async def forget_position(self, conversation_id: str) -> None:
+        await self._redis.delete(self._keys.announced(conversation_id))
+
+    async def queue_changed(self, bot_id: str, snapshot: tuple[str, ...]) -> bool:
+        return await self._told(self._keys.last_queue(bot_id), json.dumps(list(snapshot)))

@@ -1,0 +1,97 @@
+"""Every Redis key the server uses, built in one place (as arq's ``constants.py`` does).
+
+All keys start with a prefix (``handoff:`` by default; tests use a unique one each),
+so one Redis can hold several deployments and a test never touches another's keys.
+The layout, for ``p = "handoff:"``:
+
+- ``p initialized``: set once the state was rebuilt from the database (see
+  ``RedisRoutingState.initialize``).
+- ``p agents`` (sorted set: agent id, by first appearance), ``p agent_order`` (the
+  counter behind it), ``p agent:<id>`` (hash: the agent's presence),
+  ``p agent_conversations:<id>`` (set: what the agent holds; their load is its size).
+- ``p assigned`` (hash: conversation id → agent id).
+- ``p queue:<bot>`` (list: conversation ids in queue order), ``p queue_entries:<bot>``
+  (hash: id → the entry as JSON), ``p queue_priorities:<bot>`` (hash: id → rank).
+- ``p deadlines:<kind>`` (sorted set: key scored by its deadline, Unix seconds).
+- ``p seq:<conversation>``, ``p generation:<conversation>``, ``p generations`` (the
+  counter handing out generations), ``p widget_seen:<conversation>``,
+  ``p widget_lost:<conversation>``, ``p connections:<kind>:<key>``.
+- ``p announced:<conversation>``, ``p last_queue:<bot>``.
+
+TTLs: only the two announcement marks (``announced``, ``last_queue``) expire, after
+:data:`ANNOUNCEMENT_TTL_SECONDS`: they only prevent telling somebody the same thing
+twice, so a mark that outlived its queue (a process died before closing) costs at
+most one repeated notice. Nothing else has a TTL, on purpose: each of the other keys
+is ended by the step that ends its use (``forget`` when a conversation closes,
+``release``, ``clear_deadline``, ``pop_due``, ``dequeue``, a connection count reaching
+zero), and an expiry while its conversation is still open would break it (a lost
+sequence counter refuses every message; a lost deadline never fires; a lost
+connection count closes a chat whose widget is still there).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ANNOUNCEMENT_TTL_SECONDS",
+    "DEFAULT_PREFIX",
+    "RedisKeys",
+]
+
+DEFAULT_PREFIX = "handoff:"
+
+ANNOUNCEMENT_TTL_SECONDS = 24 * 3600
+"""How long a "told already" mark is kept without being told again."""
+
+
+class RedisKeys:
+    """The key names under one prefix."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+        self.initialized = f"{prefix}initialized"
+        self.agents = f"{prefix}agents"
+        self.agent_order = f"{prefix}agent_order"
+        self.assigned = f"{prefix}assigned"
+        self.generations = f"{prefix}generations"
+        # A script that learns an agent id from what it reads (``release``) builds
+        # that agent's key itself from this prefix: the only key not built here.
+        self.agent_conversations_prefix = f"{prefix}agent_conversations:"
+
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}"
+
+    def agent_conversations(self, agent_id: str) -> str:
+        return f"{self.agent_conversations_prefix}{agent_id}"
+
+    def queue(self, bot_id: str) -> str:
+        return f"{self.prefix}queue:{bot_id}"
+
+    def queue_entries(self, bot_id: str) -> str:
+        return f"{self.prefix}queue_entries:{bot_id}"
+
+    def queue_priorities(self, bot_id: str) -> str:
+        return f"{self.prefix}queue_priorities:{bot_id}"
+
+    def deadlines(self, kind: str) -> str:
+        return f"{self.prefix}deadlines:{kind}"
+
+    def seq(self, conversation_id: str) -> str:
+        return f"{self.prefix}seq:{conversation_id}"
+
+    def generation(self, conversation_id: str) -> str:
+        return f"{self.prefix}generation:{conversation_id}"
+
+    def widget_seen(self, conversation_id: str) -> str:
+        return f"{self.prefix}widget_seen:{conversation_id}"
+
+    def widget_lost(self, conversation_id: str) -> str:
+        return f"{self.prefix}widget_lost:{conversation_id}"
+
+    def connections(self, kind: str, key: str) -> str:
+        return f"{self.prefix}connections:{kind}:{key}"
+
+    def announced(self, conversation_id: str) -> str:
+        return f"{self.prefix}announced:{conversation_id}"
+
+    def last_queue(self, bot_id: str) -> str:
+        return f"{self.prefix}last_queue:{bot_id}"
