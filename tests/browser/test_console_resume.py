@@ -4,6 +4,7 @@ conversations at once, and auto-away. Nothing is lost, nothing is shown twice.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -100,27 +101,56 @@ async def test_two_conversations_keep_their_messages_apart(
     assert [m.text for m in await server.messages.history(second)] == ["from Bongani", "to Bongani"]
 
 
+class _GoneServer:
+    """A server the test stops and starts again on the same port and database, with an
+    agent's console and a seed widget in one conversation."""
+
+    def __init__(self, browser: Browser, tmp_path: Path) -> None:
+        self.browser, self.settings = browser, make_settings(tmp_path)
+        self.widgets: list[Any] = []
+
+    async def __aenter__(self) -> _GoneServer:
+        self.runner, self.server = await start_server(self.settings, shutdown_timeout=0.5)
+        self.ctx = await self.browser.new_context(viewport={"width": 1280, "height": 800})
+        return self
+
+    async def chat(self, person: str) -> tuple[ConsolePage, str, Any]:
+        server = self.server
+        bot = await server.bot(assignment_mode="auto")
+        anna = await agent(server, bot, name="Anna")
+        c = ConsolePage(await self.ctx.new_page(), server)
+        await c.signed_in(anna.email)
+        cid = (await server.handoff(bot, user={"name": person}))["ConversationID"]
+        w = await launch_widget(server.url, cid, bot)
+        self.widgets.append(w)
+        return c, cid, w
+
+    async def stop(self) -> None:
+        await stop_server(self.runner, self.server)
+
+    async def start(self, c: ConsolePage) -> Server:
+        self.runner, self.server = await start_server(self.settings, shutdown_timeout=0.5)
+        c.server = self.server
+        return self.server
+
+    async def __aexit__(self, *exc: object) -> None:
+        for w in self.widgets:
+            await w.close()
+        await self.ctx.close()
+        await stop_server(self.runner, self.server)
+
+
 async def test_server_gone_shows_reconnecting_then_resumes(
     browser: Browser, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path)
-    runner, server = await start_server(settings, shutdown_timeout=0.5)
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-    widgets = []
-    try:
-        bot = await server.bot(assignment_mode="auto")
-        anna = await agent(server, bot, name="Anna")
-        c = ConsolePage(await ctx.new_page(), server)
-        await c.signed_in(anna.email)
-        cid = (await server.handoff(bot, user={"name": "Kagiso"}))["ConversationID"]
-        w = await launch_widget(server.url, cid, bot)
-        widgets.append(w)
+    async with _GoneServer(browser, tmp_path) as gone:
+        c, cid, w = await gone.chat("Kagiso")
         await w.send("before")
         await expect(c.log()).to_contain_text("before")
         await c.send("answer")
         await w.told("answer")
 
-        await stop_server(runner, server)
+        await gone.stop()
         banner = c.page.locator(".banner[role=status]", has_text="Reconnecting…")
         await expect(banner).to_be_visible()
         await expect(c.page.get_by_label("Status")).to_be_disabled()
@@ -128,10 +158,7 @@ async def test_server_gone_shows_reconnecting_then_resumes(
         await c.send("while away")
         await c.shot("reconnecting")
 
-        runner, server = await start_server(
-            settings, shutdown_timeout=0.5
-        )  # same port, same database
-        c.server = server
+        server = await gone.start(c)  # same port, same database
         await expect(banner).to_be_hidden(timeout=15_000)
         await expect(c.page.get_by_text("Connected")).to_be_visible()
         await w.told("while away")
@@ -155,11 +182,6 @@ async def test_server_gone_shows_reconnecting_then_resumes(
             and "Failed to load" not in e
             and "ERR_CONNECTION_REFUSED" not in e
         ], c.errors
-    finally:
-        for w in widgets:
-            await w.close()
-        await ctx.close()
-        await stop_server(runner, server)
 
 
 async def test_auto_away_after_idle_and_back_on_activity(browser: Browser, tmp_path: Path) -> None:
@@ -214,22 +236,12 @@ async def test_narrow_window_shows_one_column_at_a_time(
 async def test_a_message_waiting_for_the_server_survives_a_reload_and_is_stored_once(
     browser: Browser, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path)
-    runner, server = await start_server(settings, shutdown_timeout=0.5)
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
-    widgets = []
-    try:
-        bot = await server.bot(assignment_mode="auto")
-        anna = await agent(server, bot, name="Anna")
-        c = ConsolePage(await ctx.new_page(), server)
-        await c.signed_in(anna.email)
-        cid = (await server.handoff(bot, user={"name": "Lerato"}))["ConversationID"]
-        w = await launch_widget(server.url, cid, bot)
-        widgets.append(w)
+    async with _GoneServer(browser, tmp_path) as gone:
+        c, cid, w = await gone.chat("Lerato")
         await w.send("hello?")
         await expect(c.log()).to_contain_text("hello?")
 
-        await stop_server(runner, server)
+        await gone.stop()
         await expect(c.page.locator(".banner[role=status]")).to_contain_text("Reconnecting…")
         await c.send("typed while the server was gone")
         await expect(c.page.get_by_label("Waiting for the connection")).to_have_count(1)
@@ -237,8 +249,7 @@ async def test_a_message_waiting_for_the_server_survives_a_reload_and_is_stored_
         # in the same tab later: the tab kept the message.
         await c.page.goto("about:blank")
 
-        runner, server = await start_server(settings, shutdown_timeout=0.5)
-        c.server = server
+        server = await gone.start(c)
         await c.page.goto(f"{server.url}/console/")
         await w.told("typed while the server was gone")
         await expect(c.log()).to_contain_text("typed while the server was gone")
@@ -248,8 +259,3 @@ async def test_a_message_waiting_for_the_server_survives_a_reload_and_is_stored_
             "hello?",
             "typed while the server was gone",
         ]
-    finally:
-        for w in widgets:
-            await w.close()
-        await ctx.close()
-        await stop_server(runner, server)
