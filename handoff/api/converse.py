@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.api.auth import bot_from_request
 from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
 from handoff.api.middleware import MAX_BODY_BYTES, json_body, json_response
-from handoff.dialogues.engine import UserInput
 from handoff.dialogues.loader import DialogueError, parse_yaml
 from handoff.dialogues.runtime import DialogueRuntime
+from handoff.dialogues.turns import UserInput
 from handoff.errors import BadRequest, TooLarge
 from handoff.protocol.dialogues import (
     ConverseHandoff,

@@ -33,9 +33,7 @@ from handoff.dialogues.patterns import search
 from handoff.dialogues.templates import TemplateFailed, render
 from handoff.dialogues.turns import (
     ActionDone,
-    Effect,
     ExecuteHandoff,
-    HandoffFailed,
     Input,
     LeaveMessage,
     MessageLeft,
@@ -44,38 +42,18 @@ from handoff.dialogues.turns import (
     Returned,
     RunAction,
     SessionState,
-    Status,
     Step,
     UserInput,
     seed_entities,
 )
 
-# The turn's data lives in .turns; it is re-exported here, where callers meet the engine.
-__all__ = [
-    "MAX_STEPS",
-    "ActionDone",
-    "Effect",
-    "Engine",
-    "ExecuteHandoff",
-    "HandoffFailed",
-    "Input",
-    "LeaveMessage",
-    "MessageLeft",
-    "OptionsDone",
-    "ProvideOptions",
-    "Returned",
-    "RunAction",
-    "SessionState",
-    "Status",
-    "Step",
-    "UserInput",
-    "seed_entities",
-]
+__all__ = ["MAX_STEPS", "Engine"]
 
 log = logging.getLogger(__name__)
 
 MAX_STEPS = 100
 """Nodes visited in one turn at most: a loop of say/branch nodes ends, it does not hang."""
+
 
 class Engine:
     """Runs ``flow``; ``fallback`` is what is said on a bot break or a failing template."""

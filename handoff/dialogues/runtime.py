@@ -22,9 +22,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from handoff.actions.service import ActionService
-from handoff.dialogues.engine import (
+from handoff.dialogues.engine import Engine
+from handoff.dialogues.flow import Flow
+from handoff.dialogues.handback import provide_options, returned_outcome
+from handoff.dialogues.loader import DialogueError, load_flow
+from handoff.dialogues.presets import PresetError, Presets
+from handoff.dialogues.turns import (
     ActionDone,
-    Engine,
     ExecuteHandoff,
     HandoffFailed,
     Input,
@@ -37,10 +41,6 @@ from handoff.dialogues.engine import (
     Step,
     UserInput,
 )
-from handoff.dialogues.flow import Flow
-from handoff.dialogues.handback import provide_options, returned_outcome
-from handoff.dialogues.loader import DialogueError, load_flow
-from handoff.dialogues.presets import PresetError, Presets
 from handoff.errors import Conflict, HandoffError, NotFound
 from handoff.protocol.common import ConversationState, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from handoff.dialogues.engine import (
-    MAX_STEPS,
+from handoff.dialogues.engine import MAX_STEPS, Engine
+from handoff.dialogues.loader import load_file, load_flow
+from handoff.dialogues.turns import (
     ActionDone,
-    Engine,
     ExecuteHandoff,
     HandoffFailed,
     LeaveMessage,
@@ -23,7 +23,6 @@ from handoff.dialogues.engine import (
     Step,
     UserInput,
 )
-from handoff.dialogues.loader import load_file, load_flow
 
 DEMO = Path(__file__).resolve().parents[2] / "dialogues" / "demo_bot.yaml"
 FALLBACK = "Something broke."

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from handoff.dialogues.engine import Returned
 from handoff.dialogues.handback import returned_outcome
+from handoff.dialogues.turns import Returned
 from handoff.protocol.agent import Close
 from handoff.protocol.common import ConversationState, ConversationView, Outcome
 
