@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from handoff.dialogues.bundle import Bundle, install, read_bundle
 from handoff.dialogues.loader import DialogueError
 from handoff.protocol.actions import check_webhook_url
+from handoff.routing.roles import Role
 from handoff.serve import serve, settings_from_env
 from handoff.storage.agents import AgentRecord, AgentRepo
 from handoff.storage.bots import BotRepo
@@ -279,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bot", action="append", required=True, help="a bot id (repeatable)")
     p.add_argument("--team", action="append", help="a team name (repeatable)")
     p.add_argument("--capacity", type=int, default=3)
-    p.add_argument("--role", choices=["agent", "admin"], default="agent")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
     p.set_defaults(func=create_agent)
     p = sub.add_parser(
         "set-password", help="set an agent's password (a random one, printed, when left out)"

@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from handoff.actions.service import check_name
-from handoff.api.auth import bot_from_request
+from handoff.api.auth import bot_for_builder
 from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import BadRequest, HandoffError, NotFound
@@ -33,6 +33,8 @@ from handoff.storage.bots import BotRecord
 __all__ = ["setup_action_routes"]
 
 _PREFIX = "/api/v1/bots/{bot_id}"
+_SETTINGS = "changing a bot's settings from the console"
+_ACTIONS = "working on a bot's custom actions from the console"
 
 
 def _settings_view(bot: BotRecord) -> BotSettings:
@@ -54,25 +56,25 @@ def _settings_view(bot: BotRecord) -> BotSettings:
 
 
 async def get_bot(request: web.Request) -> web.Response:
-    return json_response(_settings_view(await bot_from_request(request)))
+    return json_response(_settings_view(await bot_for_builder(request, to=_SETTINGS)))
 
 
 async def patch_bot(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_SETTINGS)
     body = await json_body(request, BotSettingsPatch)
     updated = await request.app[SERVICE].update_bot(bot.id, body.model_dump(exclude_unset=True))
     return json_response(_settings_view(updated))
 
 
 async def save_action(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     body = await json_body(request, SaveRequest)
     version, problems = await request.app[ACTIONS].save(bot, request.match_info["name"], body.code)
     return json_response(SaveResponse(ok=not problems, version=version, errors=problems))
 
 
 async def get_action(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     actions = request.app[ACTIONS]
     name = check_name(request.match_info["name"])
     versions = await actions.actions.versions(bot.id, name)
@@ -102,7 +104,7 @@ async def get_action(request: web.Request) -> web.Response:
 
 
 async def list_actions(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     names = await request.app[ACTIONS].actions.names(bot.id)
     return json_response(
         {
@@ -117,7 +119,7 @@ async def list_actions(request: web.Request) -> web.Response:
 
 
 async def test_action(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     body = await json_body(request, TestRequest)
     done = await request.app[ACTIONS].test(
         bot, request.match_info["name"], body.input, body.version
@@ -126,14 +128,14 @@ async def test_action(request: web.Request) -> web.Response:
 
 
 async def publish_action(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     body = await json_body(request, PublishRequest)
     version = await request.app[ACTIONS].publish(bot, request.match_info["name"], body.version)
     return json_response(PublishResponse(production_version=version))
 
 
 async def invoke_action(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     body = await json_body(request, InvokeRequest)
     actions = request.app[ACTIONS]
     done = await actions.invoke(
@@ -186,7 +188,7 @@ async def _escalate(
 
 
 async def action_logs(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     try:
         limit = min(500, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
@@ -205,7 +207,7 @@ async def action_logs(request: web.Request) -> web.Response:
 
 
 async def put_env(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     body = await json_body(request, EnvRequest)
     view = await request.app[ACTIONS].put_env(
         bot,
@@ -218,13 +220,13 @@ async def put_env(request: web.Request) -> web.Response:
 
 
 async def list_env(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     views = await request.app[ACTIONS].list_env(bot)
     return json_response({"variables": [v.model_dump(mode="json") for v in views]})
 
 
 async def delete_env(request: web.Request) -> web.Response:
-    bot = await bot_from_request(request)
+    bot = await bot_for_builder(request, to=_ACTIONS)
     await request.app[ACTIONS].delete_env(bot, request.match_info["name"])
     return json_response({"ok": True})
 

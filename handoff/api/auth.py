@@ -6,10 +6,16 @@ from aiohttp import web
 
 from handoff.api.keys import SERVICE, SIGNER
 from handoff.errors import Forbidden, Unauthorized
+from handoff.routing.roles import Role, require_role
 from handoff.storage.agents import AgentRecord
-from handoff.storage.bots import BotRecord
+from handoff.storage.bots import BOT_KEY_PREFIX, BotRecord
 
-__all__ = ["agent_from_request", "bearer", "bot_from_request"]
+__all__ = [
+    "agent_from_request",
+    "bearer",
+    "bot_for_builder",
+    "bot_from_request",
+]
 
 
 def bearer(request: web.Request) -> str:
@@ -35,3 +41,17 @@ async def agent_from_request(request: web.Request) -> AgentRecord:
     """The signed-in agent, by their token, read fresh: deleted or disabled ones are refused."""
     agent_id = request.app[SIGNER].verify(bearer(request))
     return await request.app[SERVICE].signed_in_agent(agent_id, field="Authorization")
+
+
+async def bot_for_builder(request: web.Request, *, to: str) -> BotRecord:
+    """The bot named in the path, called by its own API key or by a signed-in admin.
+
+    The console's Actions Dashboard and admin pages use an agent token; a bot's
+    own tooling uses its key. ``to`` names the attempt in a refusal.
+    """
+    token = bearer(request)
+    if token.startswith(BOT_KEY_PREFIX):
+        return await bot_from_request(request)
+    record = await agent_from_request(request)
+    require_role(record, Role.ADMIN, to=to)
+    return await request.app[SERVICE].bot(request.match_info["bot_id"], field="bot_id")

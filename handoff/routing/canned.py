@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from handoff.errors import BadRequest, Conflict, Forbidden, NotFound
+from handoff.errors import BadRequest, Conflict, NotFound
 from handoff.protocol.console import MAX_CANNED_PER_BOT, CannedResponseView
 from handoff.routing.context import Context, is_blank
 from handoff.routing.refusals import NotYourBot
+from handoff.routing.roles import Role, require_role
 from handoff.storage.agents import AgentRecord
 from handoff.storage.canned import CannedFull, DuplicateShortcut
 
-__all__ = ["ADMIN_ROLE", "CannedResponses", "UnknownCanned"]
-
-ADMIN_ROLE = "admin"
+__all__ = ["CannedResponses", "UnknownCanned"]
 
 
 class UnknownCanned(NotFound):
@@ -83,11 +82,7 @@ def _serves(record: AgentRecord, bot_id: str) -> None:
 
 def _manages(record: AgentRecord, bot_id: str) -> None:
     _serves(record, bot_id)
-    if record.role != ADMIN_ROLE:
-        raise Forbidden(
-            "managing canned responses needs the admin role (handoff create-agent --role admin)",
-            field="role",
-        )
+    require_role(record, Role.ADMIN, to="managing canned responses")
 
 
 def _check_text(text: str) -> None:

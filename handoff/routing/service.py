@@ -75,6 +75,7 @@ class HandoffService:
 
         # bots
         self.bot_for_key = ctx.bots.by_api_key
+        self.bot = ctx.bots.get
         self.update_bot = ctx.bots.update
         self.handoff_options = availability.handoff_options
         self.create_handoff = BotSide(ctx, availability).create_handoff

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.storage.db import utcnow
 from handoff.storage.tables import bots
 
-__all__ = ["BotRecord", "BotRepo", "hash_api_key"]
+__all__ = ["BOT_KEY_PREFIX", "BotRecord", "BotRepo", "hash_api_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class BotRecord:
     max_queue_length: int | None = None
     webhook_secret: str | None = None
     """Keys the webhook signature; never shown by the API (only whether it is set)."""
+
+
+BOT_KEY_PREFIX = "hk_"
+"""Every bot API key starts with it; agent tokens never do."""
 
 
 def hash_api_key(key: str) -> str:
@@ -76,7 +80,7 @@ class BotRepo:
         is taken fails the insert (:class:`sqlalchemy.exc.IntegrityError`).
         """
         bot_id = bot_id or "bot_" + secrets.token_hex(8)
-        api_key = "hk_" + secrets.token_urlsafe(32)
+        api_key = BOT_KEY_PREFIX + secrets.token_urlsafe(32)
         async with self._engine.begin() as conn:
             await conn.execute(
                 bots.insert().values(

@@ -13,6 +13,7 @@ import { STATUS_KEY, explain } from "./messages.js";
 import { eventHandlers } from "./events.js";
 import { conversationActions } from "./conversation_actions.js";
 import { clearOutbox, saveOutbox } from "./outbox.js";
+import { hashFor, parseHash } from "./pages.js";
 
 export class Controller {
   constructor(store) {
@@ -51,6 +52,15 @@ export class Controller {
       return { convs: { ...s.convs, [cid]: { ...conv, ...fn(conv) } } };
     });
   }
+
+  // --- pages ---------------------------------------------------------------------
+  /** Opens a page (pages.js); the address bar follows, so Back and a reload keep it. */
+  go(page, ...rest) {
+    const hash = hashFor(page, ...rest);
+    if (location.hash !== hash) location.hash = hash; // hashchange calls followHash
+    else this.followHash();
+  }
+  followHash() { this.set({ route: parseHash(location.hash) }); }
 
   // --- session -------------------------------------------------------------------
   async resume() {

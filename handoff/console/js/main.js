@@ -9,4 +9,5 @@ const controller = new Controller(store);
 const root = document.getElementById("app");
 root.textContent = "";
 render(html`<${App} store=${store} ctl=${controller} />`, root);
+window.addEventListener("hashchange", () => controller.followHash());
 controller.resume();

@@ -2,6 +2,7 @@
 // update(fn): fn gets the current state and returns the parts that change, so every
 // component re-renders from one consistent snapshot.
 import { useEffect, useState } from "./lib.js";
+import { parseHash } from "./pages.js";
 
 export function createStore(initial) {
   let state = initial;
@@ -33,6 +34,7 @@ export function useStore(store) {
 export function initialState() {
   return {
     screen: "signin", // signin | workspace
+    route: parseHash(location.hash), // {page: inbox|dashboard|actions|admin, rest: [...]} (pages.js)
     notice: null, // a message for the sign-in screen
     token: null,
     me: null, // GET /agents/me

@@ -10,6 +10,29 @@ import { TransferDialog } from "./TransferDialog.js";
 import { CloseDialog } from "./CloseDialog.js";
 import { CannedAdmin } from "./CannedAdmin.js";
 import { SettingsDialog, HelpDialog } from "./Settings.js";
+import { PAGES, hasRole } from "../pages.js";
+import { DashboardPage } from "../pages/DashboardPage.js";
+import { ActionsPage } from "../pages/ActionsPage.js";
+import { AdminPage } from "../pages/AdminPage.js";
+
+const PAGE_VIEWS = { dashboard: DashboardPage, actions: ActionsPage, admin: AdminPage };
+
+function OtherPage({ s, ctl }) {
+  const { page, rest } = s.route;
+  const spec = PAGES.find((p) => p.id === page);
+  if (!hasRole(s.me, spec.role)) {
+    return html`
+      <main class="page" aria-label=${spec.label}>
+        <div class="empty-main">
+          <h1>${spec.label}</h1>
+          <p>This page needs the ${spec.role} role; you are signed in as ${s.me.role}.</p>
+          <p class="muted">An admin can change your role on the Admin page.</p>
+        </div>
+      </main>`;
+  }
+  const View = PAGE_VIEWS[page];
+  return html`<${View} s=${s} ctl=${ctl} rest=${rest} />`;
+}
 
 function useShortcuts(ctl, active) {
   useEffect(() => {
@@ -40,12 +63,13 @@ function useTitle(s) {
 
 export function App({ store, ctl }) {
   const s = useStore(store);
-  useShortcuts(ctl, s.screen === "workspace");
+  useShortcuts(ctl, s.screen === "workspace" && s.route.page === "inbox");
   useTitle(s);
   if (s.screen === "signin") return html`<${SignIn} ctl=${ctl} notice=${s.notice} />`;
   const conv = s.selected ? s.convs[s.selected] : null;
   const d = s.dialog;
-  const layout = ["workspace", conv ? "has-conv" : "no-conv", s.showDetails ? "details-open" : ""].join(" ");
+  const inbox = s.route.page === "inbox";
+  const layout = ["workspace", inbox ? "" : "on-page", conv ? "has-conv" : "no-conv", s.showDetails ? "details-open" : ""].join(" ");
   return html`
     <div class=${layout}>
       <${TopBar} s=${s} ctl=${ctl} />
@@ -55,6 +79,7 @@ export function App({ store, ctl }) {
         <div class="banner banner-info" role="status">
           You are ${s.status}${s.autoAway ? " (no activity for a while)" : ""}: no new conversations come to you. Set Status to Online to receive them.
         </div>`}
+      ${s.route.page !== "inbox" ? html`<${OtherPage} s=${s} ctl=${ctl} />` : html`
       <div class="columns">
         <${Sidebar} s=${s} ctl=${ctl} />
         <main class="main" aria-label="Conversation">
@@ -66,7 +91,7 @@ export function App({ store, ctl }) {
             </div>`}
         </main>
         ${conv && html`<${SidePanel} s=${s} conv=${conv} ctl=${ctl} />`}
-      </div>
+      </div>`}
       ${d && d.kind === "transfer" && s.convs[d.cid] && html`<${TransferDialog} s=${s} conv=${s.convs[d.cid]} ctl=${ctl} />`}
       ${d && d.kind === "close" && s.convs[d.cid] && html`<${CloseDialog} conv=${s.convs[d.cid]} ctl=${ctl} />`}
       ${d && d.kind === "canned" && html`<${CannedAdmin} s=${s} ctl=${ctl} />`}

@@ -1,7 +1,22 @@
 // Who is signed in, their status, capacity and load, and the way to settings and out.
 import { html } from "../lib.js";
+import { hashFor, pagesFor } from "../pages.js";
 
 const CONNECTION = { online: "Connected", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
+
+function PageNav({ s }) {
+  const pages = pagesFor(s.me);
+  if (pages.length < 2) return null;
+  const unread = Object.values(s.convs).reduce((n, c) => n + (c.unread || 0), 0);
+  return html`
+    <nav class="page-nav" aria-label="Pages">
+      ${pages.map((p) => html`
+        <a href=${hashFor(p.id)} class="page-link" aria-current=${s.route.page === p.id ? "page" : undefined}>
+          ${p.label}${p.id === "inbox" && unread > 0 && s.route.page !== "inbox" && html`
+            <span class="badge" aria-label=${`${unread} unread`}>${unread}</span>`}
+        </a>`)}
+    </nav>`;
+}
 
 export function TopBar({ s, ctl }) {
   const me = s.me || {};
@@ -10,6 +25,7 @@ export function TopBar({ s, ctl }) {
   return html`
     <header class="topbar">
       <div class="brand"><span class="brand-mark" aria-hidden="true">H</span><span class="brand-name">Handoff</span></div>
+      <${PageNav} s=${s} />
       <div class="topbar-status">
         <label for="status" class="sr-only">Status</label>
         <span class=${"dot dot-" + s.status} aria-hidden="true"></span>
