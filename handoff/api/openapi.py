@@ -17,7 +17,7 @@ from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import bot as botp
-from handoff.protocol import console, rest
+from handoff.protocol import console, rest, stats
 from handoff.protocol import dialogues as dlg
 from handoff.protocol.common import MAX_INT, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
@@ -277,6 +277,23 @@ OPS = [
         AGENT,
         OfflineMessageView,
     ),
+    # The supervisor's dashboard
+    Op(
+        "get",
+        "/api/v1/stats",
+        "A period's numbers: totals, wait / first reply / handle percentiles, a zero-filled"
+        " series (supervisor role; CSV with Accept: text/csv or format=csv)",
+        AGENT,
+        stats.StatsView,
+    ),
+    Op(
+        "get",
+        "/api/v1/stats/live",
+        "Now: agents online / away / offline with load, queue length and longest wait,"
+        " conversations in progress, per bot (supervisor role)",
+        AGENT,
+        stats.LiveView,
+    ),
     Op(
         "post",
         "/demo/api/converse",
@@ -300,7 +317,52 @@ _PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_STATS_QUERY = [
+    _query(
+        "bot_id",
+        {"type": "string", "minLength": 1, "maxLength": 64},
+        "one bot (default: every bot the caller may read)",
+    ),
+]
+# Query parameters by path, as the handlers read them (an unknown one is a 400).
+_QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
+    "/api/v1/stats": [
+        *_STATS_QUERY,
+        _query("team", {"type": "string", "minLength": 1, "maxLength": 100}, "one team"),
+        _query(
+            "agent_id",
+            {"type": "string", "minLength": 1, "maxLength": 64},
+            "the conversations this agent took part in",
+        ),
+        _query("from", _TIME, "ISO 8601 with an offset (default: today's 00:00 UTC)"),
+        _query("to", _TIME, "exclusive; ISO 8601 with an offset (default: now)"),
+        _query(
+            "bucket",
+            {"type": "string", "enum": ["hour", "day"]},
+            "series step (default: hour up to 2 days, else day)",
+        ),
+        _query("format", {"type": "string", "enum": ["json", "csv"]}, "csv: the series as CSV"),
+    ],
+    "/api/v1/stats/live": _STATS_QUERY,
+}
+
+
 def _params(path: str) -> list[dict[str, Any]]:
+    return _path_params(path) + _QUERY_PARAMS.get(path, [])
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
     parts = path.split("/")
     return [
         {
