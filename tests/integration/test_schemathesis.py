@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.engine import Status, from_schema
