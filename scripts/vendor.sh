@@ -8,6 +8,8 @@ set -eu
 PREACT=10.29.8
 HTM=3.1.1
 SOCKETIO=4.8.1
+# The supervisor dashboard's charts (its own block below).
+CHARTJS=4.5.1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT="$ROOT/handoff/console/vendor"
@@ -45,6 +47,14 @@ if grep -l 'from *"preact' "$OUT"/*.module.js; then
     exit 1
 fi
 
+# Chart.js: its self-contained UMD build. Imported as a module for its side effect
+# (it sets globalThis.Chart); js/dashboard/chartjs.js hands it on. It draws on a
+# canvas and sizes it through CSSOM, which the strict CSP allows (no inline styles).
+fetch chart.js "$CHARTJS"
+cp "$TMP/chart.js/dist/chart.umd.min.js" "$OUT/chart.umd.min.js"
+cp "$TMP/chart.js/LICENSE.md" "$OUT/licenses/chart.js.LICENSE"
+sed -i 's|//# sourceMappingURL=[^ ]*$||' "$OUT/chart.umd.min.js"
+
 cat > "$OUT/README.md" <<MD
 # Vendored libraries of the agent console
 
@@ -57,7 +67,8 @@ pinned versions in that script and run it again.
 | hooks.module.js | preact (hooks) | $PREACT | MIT (licenses/preact.LICENSE) | hooks/dist/hooks.module.js, its \`from "preact"\` rewritten to \`./preact.module.js\` |
 | htm.module.js | htm | $HTM | Apache-2.0 (licenses/htm.LICENSE) | dist/htm.module.js |
 | socket.io.min.js | socket.io-client | $SOCKETIO | MIT (licenses/socket.io-client.LICENSE) | dist/socket.io.min.js |
+| chart.umd.min.js | chart.js | $CHARTJS | MIT (licenses/chart.js.LICENSE) | dist/chart.umd.min.js |
 
 Source-map comments are removed (the maps are not shipped).
 MD
-echo "vendored preact $PREACT, htm $HTM, socket.io-client $SOCKETIO into $OUT"
+echo "vendored preact $PREACT, htm $HTM, socket.io-client $SOCKETIO, chart.js $CHARTJS into $OUT"
