@@ -131,7 +131,8 @@ async def test_a_supervisor_sees_the_days_numbers(server: Server, console: OpenC
     await page.get_by_label("From", exact=True).fill("2020-01-03T00:00")
     error = page.locator("#err-from")
     await expect(error).to_have_text("from is after to")
-    await expect(page.get_by_label("From", exact=True)).to_have_attribute("aria-describedby", "err-from")
+    start = page.get_by_label("From", exact=True)
+    await expect(start).to_have_attribute("aria-describedby", "err-from")
     await c.shot("dashboard-bad-period")
 
 
