@@ -215,8 +215,27 @@ async def _check_day(server: Server, day: Day) -> None:
         by_hour[index] = by_hour.get(index, 0) + 1
     assert [p["conversations"] for p in series] == [by_hour.get(i, 0) for i in range(24)]
     assert sum(p["transfers"] for p in series) == 1
-    busiest = series[max(by_hour, key=lambda i: by_hour[i])]
-    assert busiest["wait_p50"] is not None or busiest["assigned"] == 0
+    # Each bucket's percentiles from its own conversations only.
+    for index, point in enumerate(series):
+        mine = [
+            h for h in day.handoffs if int((h["start"] - start).total_seconds() // 3600) == index
+        ]
+        values = _expected(Day(**{**day.__dict__, "handoffs": mine}))
+        for name, vs in values.items():
+            assert _close(point[f"{name}_p50"], _nearest_rank(vs, 0.5)), (index, name)
+            assert _close(point[f"{name}_p90"], _nearest_rank(vs, 0.9)), (index, name)
+        abandoned = sum(1 for h in mine if "abandon" in h)
+        assert point["abandonment_rate"] == (abandoned / len(mine) if mine else None)
+
+    # Daily buckets over a week that ends tomorrow: 7 days, the conversations on today's.
+    week = {
+        **query,
+        "from": (start - timedelta(days=5)).isoformat(),
+        "bucket": "day",
+        "to": (start + timedelta(days=2)).isoformat(),
+    }
+    status, weekly, _ = await _get(server, "/api/v1/stats", day.supervisor, **week)
+    assert status == 200 and [p["conversations"] for p in weekly["series"]] == [0] * 5 + [7, 0]
 
     # One agent's share: the conversations Ben took part in (the transferred one).
     status, ben, _ = await _get(
@@ -371,3 +390,33 @@ async def test_an_offset_sent_unencoded_still_reads(server: Server) -> None:
         2025, 12, 31, 22, tzinfo=UTC
     )
     assert len(body["series"]) == 24
+
+
+async def test_a_team_transfer_counts_and_teams_filter(server: Server) -> None:
+    bot = await server.bot()
+    billing = await server.agent(bot, teams=["billing"], name="Bea")
+    sales = await server.agent(bot, teams=["sales"], name="Sam")
+    sock_b = await server.agent_socket(billing)
+    sock_s = await server.agent_socket(sales)
+    cid = (await server.handoff(bot, team="billing"))["ConversationID"]
+    await server.widget(cid, bot)
+    await sock_b.rec.wait("conversation_assigned")
+    ack = await sock_b.call("transfer", {"conversation_id": cid, "to_team": "sales"})
+    assert ack["ok"], ack
+    await sock_s.rec.wait("conversation_assigned")
+    assert (await sock_s.call("close", {"conversation_id": cid}))["ok"]
+    _, supervisor = await _staff(server, bot, "supervisor")
+    q = {"bot_id": bot.id, "from": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    status, body, _ = await _get(server, "/api/v1/stats", supervisor, **q)
+    assert status == 200, body
+    assert body["totals"]["transfers"] == 1 and body["totals"]["resolved"] == 1
+    # Closed by an agent without an outcome.
+    assert body["outcomes"] == {"resolved": 0, "follow_up": 0, "back_to_bot": 0, "none": 1}
+    # The conversation's team is the one it was transferred to.
+    for team, n in (("sales", 1), ("billing", 0)):
+        status, body, _ = await _get(server, "/api/v1/stats", supervisor, team=team, **q)
+        assert status == 200 and body["totals"]["conversations"] == n, (team, body)
+    # Both agents took part in it.
+    for agent in (billing, sales):
+        status, body, _ = await _get(server, "/api/v1/stats", supervisor, agent_id=agent.id, **q)
+        assert status == 200 and body["totals"]["conversations"] == 1, body
