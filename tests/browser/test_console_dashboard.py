@@ -114,6 +114,25 @@ async def test_a_supervisor_sees_the_days_numbers(server: Server, console: OpenC
     await expect(live.get_by_text("Anna")).to_be_visible()
     assert await c.axe() == [], "dashboard"
     await c.shot("dashboard")
+
+    # The CSV download is the API's CSV for the same query.
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download CSV").click()
+    saved = await (await download.value).path()
+    async with server.http.get(
+        f"{server.url}/api/v1/stats?{query}&format=csv",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        assert saved.read_bytes() == await resp.read()
+    assert (await download.value).suggested_filename.endswith(".csv")
+
+    # One agent: Ben took part in the transferred conversation only.
+    async with page.expect_response(lambda r: "agent_id=" in r.url):
+        await page.get_by_label("Agent", exact=True).select_option(day.ben_id)
+    await expect(page.locator('[data-kpi="conversations"]')).to_have_text("1")
+    await expect(page.locator('[data-kpi="transfers"]')).to_have_text("1")
+    await page.get_by_label("Agent", exact=True).select_option("")
+    await expect(page.locator('[data-kpi="conversations"]')).to_have_text("7")
     await page.locator('[data-chart="rates"]').scroll_into_view_if_needed()
     await c.shot("dashboard-charts")
 
