@@ -164,3 +164,43 @@ async def test_an_agent_is_refused_the_dashboard(server: Server, console: OpenCo
     await c.signed_in(plain.email, online=False)
     await c.page.goto(f"{server.url}/console/#/dashboard")
     await expect(c.page.get_by_text("This page needs the supervisor role")).to_be_visible()
+
+
+async def test_the_live_panel_pauses_while_the_tab_is_hidden(
+    server: Server, console: OpenConsole
+) -> None:
+    bot = await server.bot()
+    supervisor = await AgentRepo(server.app[ENGINE]).create(
+        f"sup-{time.monotonic_ns()}@example.com", PASSWORD, bots=[bot.id], role="supervisor"
+    )
+    c = await console()
+    page = c.page
+    # The page's timers run on a clock the test moves: no waiting on the wall clock.
+    await page.clock.install()
+    await c.signed_in(supervisor.email, online=False)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/stats/live" in r.url else None)
+    async with page.expect_response(lambda r: "/api/v1/stats/live" in r.url):
+        await page.get_by_role("link", name="Dashboard").click()
+    async with page.expect_response(lambda r: "/api/v1/stats/live" in r.url):
+        await page.clock.run_for(5_500)  # one refresh while visible
+    assert len(asked) == 2
+
+    await page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        "hidden",
+    )
+    await page.clock.run_for(16_000)  # three refreshes' worth: none while hidden
+    assert len(asked) == 2
+    async with page.expect_response(lambda r: "/api/v1/stats/live" in r.url):
+        await page.evaluate(
+            """(state) => {
+                Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+                document.dispatchEvent(new Event("visibilitychange"));
+            }""",
+            "visible",
+        )
+    assert len(asked) == 3  # shown again: at once
