@@ -20,6 +20,12 @@ from tests.integration.test_stats import _drive_a_day
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+# What a browser does when its tab is hidden or shown again.
+_SET_VISIBILITY = """(state) => {
+    Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
 
 async def _api(server: Server, token: str, query: str) -> Any:
     async with server.http.get(
@@ -187,20 +193,14 @@ async def test_the_live_panel_pauses_while_the_tab_is_hidden(
     assert len(asked) == 2
 
     await page.evaluate(
-        """(state) => {
-            Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
-            document.dispatchEvent(new Event("visibilitychange"));
-        }""",
+        _SET_VISIBILITY,
         "hidden",
     )
     await page.clock.run_for(16_000)  # three refreshes' worth: none while hidden
     assert len(asked) == 2
     async with page.expect_response(lambda r: "/api/v1/stats/live" in r.url):
         await page.evaluate(
-            """(state) => {
-                Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
-                document.dispatchEvent(new Event("visibilitychange"));
-            }""",
+            _SET_VISIBILITY,
             "visible",
         )
     assert len(asked) == 3  # shown again: at once
