@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from handoff.app import ENGINE
 from handoff.storage.agents import AgentRecord, AgentRepo
+from handoff.storage.db import make_engine
+from handoff.storage.migrate import downgrade, upgrade
 from tests.conftest import Bot, Server, make_settings, start_server, stop_server
 
 
@@ -420,3 +423,30 @@ async def test_a_team_transfer_counts_and_teams_filter(server: Server) -> None:
     for agent in (billing, sales):
         status, body, _ = await _get(server, "/api/v1/stats", supervisor, agent_id=agent.id, **q)
         assert status == 200 and body["totals"]["conversations"] == 1, body
+
+
+async def _migrate_0009_both_ways(url: str) -> None:
+    async def indexes() -> set[str]:
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda c: {i["name"] for i in sa.inspect(c).get_indexes("conversations")}
+                )
+        finally:
+            await engine.dispose()
+
+    await upgrade(url)
+    assert "ix_conversations_bot_id_updated_at" in await indexes()
+    await downgrade(url, "0007")
+    assert "ix_conversations_bot_id_updated_at" not in await indexes()
+    await upgrade(url)
+    assert "ix_conversations_bot_id_updated_at" in await indexes()
+
+
+async def test_migration_0009_up_and_down_on_sqlite(tmp_path: Path) -> None:
+    await _migrate_0009_both_ways(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+
+
+async def test_migration_0009_up_and_down_on_postgres(postgres_url: str) -> None:
+    await _migrate_0009_both_ways(postgres_url)
