@@ -103,6 +103,7 @@ async def test_a_supervisor_sees_the_days_numbers(server: Server, console: OpenC
     (ended,) = await _chart_data(c, "outcomes")
     assert ended == [3, 1, 1, 1, 1, 1, 1, 0]
 
+    await c.shot("dashboard-overview")
     table = await _table(c, "conversations")
     assert [[int(a), int(b)] for a, b in table] == [
         [p["conversations"], p["assigned"]] for p in series

@@ -50,7 +50,7 @@ export function Charts({ data }) {
   return html`
     <div class="chart-grid">
       <${StatChart} id="conversations" title=${`Conversations per ${per}`} labels=${labels}
-        datasets=${sets.conversations} format=${count}
+        datasets=${sets.conversations} format=${count} integer
         summary=${`${data.totals.conversations} in the period, ${data.totals.assigned} taken by an agent`} />
       <${StatChart} id="wait" title="Wait for an agent" type="line" labels=${labels} datasets=${sets.wait}
         format=${seconds} summary=${`p50 ${seconds(w.p50)} · p90 ${seconds(w.p90)} (${w.count} waits)`} />
@@ -63,9 +63,9 @@ export function Charts({ data }) {
         datasets=${sets.rates} format=${rate}
         summary=${`abandoned ${percent(data.abandonment_rate)} · no agent ${percent(data.no_agent_rate)}`} />
       <${StatChart} id="transfers" title=${`Transfers per ${per}`} labels=${labels}
-        datasets=${sets.transfers} format=${count} summary=${`${data.totals.transfers} in the period`} />
+        datasets=${sets.transfers} format=${count} integer summary=${`${data.totals.transfers} in the period`} />
       <${StatChart} id="outcomes" title="How they ended" labels=${outcomeLabels}
-        datasets=${sets.outcomes} format=${count}
+        datasets=${sets.outcomes} format=${count} integer
         summary=${`${data.totals.open} still open`} />
     </div>`;
 }

@@ -4,7 +4,7 @@
 import { html, useEffect, useRef, useState } from "../lib.js";
 import { Chart } from "./chartjs.js";
 
-function config(type, labels, datasets, yFormat, stacked) {
+function config(type, labels, datasets, yFormat, stacked, integer) {
   return {
     type,
     data: {
@@ -31,26 +31,26 @@ function config(type, labels, datasets, yFormat, stacked) {
       },
       scales: {
         x: { grid: { display: false }, stacked, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
-        y: { beginAtZero: true, stacked, ticks: { precision: 0, callback: (v) => yFormat(v) } },
+        y: { beginAtZero: true, stacked, ticks: { precision: integer ? 0 : undefined, callback: (v) => yFormat(v) } },
       },
     },
   };
 }
 
-export function StatChart({ id, title, summary, type = "bar", labels, datasets, format = String, stacked = false }) {
+export function StatChart({ id, title, summary, type = "bar", labels, datasets, format = String, stacked = false, integer = false }) {
   const canvas = useRef(null);
   const chart = useRef(null);
   const [asTable, setAsTable] = useState(false);
 
   useEffect(() => {
-    chart.current = new Chart(canvas.current, config(type, labels, datasets, format, stacked));
+    chart.current = new Chart(canvas.current, config(type, labels, datasets, format, stacked, integer));
     return () => { chart.current.destroy(); chart.current = null; };
   }, [type]);
 
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
-    const next = config(type, labels, datasets, format, stacked);
+    const next = config(type, labels, datasets, format, stacked, integer);
     c.data.labels = next.data.labels;
     c.data.datasets = next.data.datasets;
     c.options = next.options;
