@@ -143,6 +143,17 @@ async def test_a_supervisor_sees_the_days_numbers(server: Server, console: OpenC
     await page.locator('[data-chart="rates"]').scroll_into_view_if_needed()
     await c.shot("dashboard-charts")
 
+    # Seven days, by day: today's bucket holds them all.
+    async with page.expect_response(lambda r: "bucket=day" in r.url) as weekly:
+        await page.get_by_role("button", name="7 days").click()
+    week = await _api(server, token, urlsplit((await weekly.value).url).query)
+    assert len(week["series"]) == 7 and week["series"][-1]["conversations"] == 7
+    await expect(page.locator('[data-chart="conversations"] h2')).to_have_text(
+        "Conversations per day"
+    )
+    conversations, _ = await _chart_data(c, "conversations")
+    assert conversations == [p["conversations"] for p in week["series"]]
+
     # A period long before: said in words, no chart.
     await page.get_by_role("button", name="Custom").click()
     await page.get_by_label("From", exact=True).fill("2020-01-01T00:00")
