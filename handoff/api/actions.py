@@ -11,6 +11,8 @@ from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import BadRequest, HandoffError, NotFound
 from handoff.protocol.actions import (
+    CODE_MAX_CHARS,
+    ActionLimits,
     ActionSummary,
     ActionVersionView,
     BotSettings,
@@ -18,6 +20,7 @@ from handoff.protocol.actions import (
     EnvRequest,
     InvokeRequest,
     InvokeResponse,
+    LogQuery,
     LogView,
     PublishRequest,
     PublishResponse,
@@ -105,7 +108,8 @@ async def get_action(request: web.Request) -> web.Response:
 
 async def list_actions(request: web.Request) -> web.Response:
     bot = await bot_for_builder(request, to=_ACTIONS)
-    names = await request.app[ACTIONS].actions.names(bot.id)
+    actions = request.app[ACTIONS]
+    names = await actions.actions.names(bot.id)
     return json_response(
         {
             "actions": [
@@ -113,7 +117,12 @@ async def list_actions(request: web.Request) -> web.Response:
                     mode="json", exclude={"versions"}
                 )
                 for n, latest, prod in names
-            ]
+            ],
+            # The editor says these before it sends, so the builder need not guess them.
+            "limits": ActionLimits(
+                code_max_chars=CODE_MAX_CHARS,
+                env_value_max_chars=actions.settings.env_value_max_chars,
+            ).model_dump(mode="json"),
         }
     )
 
@@ -193,8 +202,14 @@ async def action_logs(request: web.Request) -> web.Response:
         limit = min(500, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         raise BadRequest("limit must be a whole number", field="limit") from None
+    query = LogQuery.parse(request.query)
     entries = await request.app[ACTIONS].actions.logs(
-        bot.id, check_name(request.match_info["name"]), limit=limit
+        bot.id,
+        check_name(request.match_info["name"]),
+        limit=limit,
+        ok=query.ok,
+        stage=query.stage,
+        since=query.since,
     )
     return json_response(
         {

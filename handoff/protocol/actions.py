@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from handoff.errors import BadRequest
 from handoff.protocol.bot import BusinessHours
 from handoff.protocol.common import MAX_INT
 from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, integral
@@ -17,10 +19,12 @@ from handoff.runner import ActionError, CodeProblem
 __all__ = [
     "ACTION_NAME",
     "ACTION_NAME_PATTERN",
+    "CODE_MAX_CHARS",
     "ENV_NAME",
     "ENV_NAME_PATTERN",
     "MAX_VERSION",
     "WEBHOOK_URL_PATTERN",
+    "ActionLimits",
     "ActionSummary",
     "ActionVersionView",
     "BotSettings",
@@ -30,6 +34,7 @@ __all__ = [
     "InvocationView",
     "InvokeRequest",
     "InvokeResponse",
+    "LogQuery",
     "LogView",
     "PublishRequest",
     "PublishResponse",
@@ -54,8 +59,12 @@ Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(integral)]
 """An action's version number in a request body."""
 
 
+CODE_MAX_CHARS = 200_000
+"""The longest code a save accepts (characters)."""
+
+
 class SaveRequest(RestBody):
-    code: str = Field(min_length=1, max_length=200_000)
+    code: str = Field(min_length=1, max_length=CODE_MAX_CHARS)
 
 
 class SaveResponse(BaseModel):
@@ -140,6 +149,50 @@ class LogView(BaseModel):
     logs: str
     duration_ms: float
     created_at: datetime
+
+
+class LogQuery(BaseModel):
+    """The filters of ``GET .../actions/{name}/logs``: ``?ok=true|false&stage=&since=``."""
+
+    ok: bool | None = None
+    stage: Literal["staging", "production"] | None = None
+    since: datetime | None = None
+    """An ISO time with a zone; entries from then on (the store keeps a day)."""
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> LogQuery:
+        """The filters from a query string; a bad one is a 400 naming its parameter."""
+        values: dict[str, Any] = {}
+        if "ok" in query:
+            flag = query["ok"].lower()
+            if flag not in ("true", "false"):
+                raise BadRequest("ok must be true or false", field="ok")
+            values["ok"] = flag == "true"
+        if "stage" in query:
+            if query["stage"] not in ("staging", "production"):
+                raise BadRequest("stage must be staging or production", field="stage")
+            values["stage"] = query["stage"]
+        if "since" in query:
+            try:
+                since = datetime.fromisoformat(query["since"])
+            except ValueError:
+                raise BadRequest(
+                    "since must be an ISO time such as 2026-11-22T08:00:00Z", field="since"
+                ) from None
+            if since.tzinfo is None:
+                raise BadRequest(
+                    "since needs a time zone (Z or +01:00, for example)", field="since"
+                )
+            values["since"] = since.astimezone(UTC)
+        return cls(**values)
+
+
+class ActionLimits(BaseModel):
+    """The limits a builder's page says before sending (``GET .../actions``)."""
+
+    code_max_chars: int
+    env_value_max_chars: int
+    """``HANDOFF_ENV_VALUE_MAX_CHARS``: the longest value of an env variable."""
 
 
 class EnvRequest(RestBody):
