@@ -8,3 +8,4 @@ export * from "@codemirror/commands";
 export * from "@codemirror/lint";
 export { python, pythonLanguage } from "@codemirror/lang-python";
 export { json, jsonLanguage, jsonParseLinter } from "@codemirror/lang-json";
+export { tags } from "@lezer/highlight";
