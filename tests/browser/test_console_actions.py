@@ -78,6 +78,11 @@ async def marker_lines(page: Page) -> list[int]:
     ))
 
 
+def live(page: Page, version: int) -> Any:
+    """The page's notice that a version now answers production calls."""
+    return page.get_by_role("status").filter(has_text=f"version {version} now answers")
+
+
 async def open_actions(c: ConsolePage, email: str, bot: Bot, name: str | None = None) -> None:
     await c.signed_in(email, online=False)
     await c.page.get_by_role("link", name="Actions").click()
@@ -140,7 +145,7 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
 
     # Train Bot, then a production call over REST with the bot's key.
     await page.get_by_role("button", name="Train Bot").click()
-    await expect(page.get_by_role("status").filter(has_text="version 2 now answers")).to_be_visible()
+    await expect(live(page, 2)).to_be_visible()
     await expect(page.locator(".action-item", has_text="greet")).to_contain_text("production v2")
     status, called = await rest(server, bot, "POST", "/actions/greet/invoke",
                                 {"user": {"full_name": "Grace"},
@@ -152,7 +157,7 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     # A third version goes live, then a rollback to version 2 behind a confirmation.
     await replace_code(page, SECOND)
     await page.get_by_role("button", name="Train Bot").click()
-    await expect(page.get_by_role("status").filter(has_text="version 3 now answers")).to_be_visible()
+    await expect(live(page, 3)).to_be_visible()
     _, called = await rest(server, bot, "POST", "/actions/greet/invoke",
                            {"user": {"full_name": "Grace"}, "entities": {
                                "order_id_demotrain": [{"entity_value": {"value": "z9"}}]}})
@@ -162,7 +167,7 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     dialog = page.get_by_role("dialog", name="Publish version 2?")
     await expect(dialog).to_contain_text("instead of version 3")
     await dialog.get_by_role("button", name="Publish version 2").click()
-    await expect(page.get_by_role("status").filter(has_text="version 2 now answers")).to_be_visible()
+    await expect(live(page, 2)).to_be_visible()
     await expect(versions.locator("tr.is-production")).to_contain_text("v2")
     _, called = await rest(server, bot, "POST", "/actions/greet/invoke",
                            {"user": {"full_name": "Grace"}, "entities": {
