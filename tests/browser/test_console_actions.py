@@ -169,6 +169,9 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     await dialog.get_by_role("button", name="Publish version 2").click()
     await expect(live(page, 2)).to_be_visible()
     await expect(versions.locator("tr.is-production")).to_contain_text("v2")
+    assert await c.axe() == [], "versions after a rollback"
+    await versions.scroll_into_view_if_needed()
+    await c.shot("actions-versions")
     _, called = await rest(server, bot, "POST", "/actions/greet/invoke",
                            {"user": {"full_name": "Grace"}, "entities": {
                                "order_id_demotrain": [{"entity_value": {"value": "z9"}}]}})
@@ -237,6 +240,8 @@ async def test_refusals_bot_break_env_and_logs(server: Server, console: OpenCons
     await env.get_by_role("button", name="Save variable").click()
     await expect(env.get_by_role("alert")).to_contain_text(
         "staging is 51 characters; the limit is 50")
+    await env.scroll_into_view_if_needed()
+    await c.shot("actions-env-refused")
     await env.get_by_label("Show values").check()
     await expect(env.get_by_label("Staging value")).to_have_attribute("type", "text")
     await env.get_by_label("Staging value").fill("staging-secret")

@@ -42,7 +42,7 @@ export function ExecLogs({ token, botId, name, refreshKey }) {
             <tbody>
               ${logs.map((l) => html`
                 <tr key=${l.request_id + l.created_at}>
-                  <td class="small">${fmtTime(l.created_at)}</td>
+                  <td class="small when">${fmtTime(l.created_at)}</td>
                   <td>${l.stage}</td>
                   <td>${l.version ? "v" + l.version : "—"}</td>
                   <td>${l.ok ? html`<span class="pill pill-ok">ok</span>`

@@ -17,7 +17,7 @@ export function Versions({ summary, busy, onPublish, onOpen }) {
           ${rows.map((v) => html`
             <tr key=${v.version} class=${v.production ? "is-production" : ""}>
               <td>v${v.version}</td>
-              <td class="small">${fmtTime(v.created_at)}</td>
+              <td class="small when">${fmtTime(v.created_at)}</td>
               <td>
                 ${v.production && html`<span class="pill pill-ok">production</span>`}
                 ${v.errors.length > 0 && html`<span class="pill pill-urgent" title=${v.errors[0].message}>${v.errors.length} error${v.errors.length > 1 ? "s" : ""}</span>`}

@@ -27,7 +27,7 @@ const highlight = HighlightStyle.define([
 
 const theme = EditorView.theme({
   "&": {
-    fontSize: "13.5px", background: "#fff", border: "1px solid #e3e6eb", borderRadius: "10px",
+    height: "100%", fontSize: "13.5px", background: "#fff", border: "1px solid #e3e6eb", borderRadius: "10px",
     overflow: "hidden",
   },
   "&.cm-focused": { outline: "2px solid #1f6feb", outlineOffset: "1px" },
@@ -80,6 +80,7 @@ function offsetAt(doc, line, column) {
 export function createEditor(host, { doc, language, label, onChange, keys = {} }) {
   const root = host.shadowRoot || host.attachShadow({ mode: "open" });
   const mount = document.createElement("div");
+  mount.style.height = "100%"; // CSSOM, which the CSP allows (a style attribute it would not)
   root.replaceChildren(mount);
   const readOnly = new Compartment();
   const bindings = Object.entries(keys).map(([key, run]) => ({
@@ -100,7 +101,8 @@ export function createEditor(host, { doc, language, label, onChange, keys = {} }
         breakField,
         theme,
         readOnly.of(EditorState.readOnly.of(false)),
-        EditorView.contentAttributes.of({ "aria-label": label }),
+        // tabindex: already in the tab order as contenteditable; said so for checkers (axe).
+        EditorView.contentAttributes.of({ "aria-label": label, tabindex: "0" }),
         EditorView.updateListener.of((u) => { if (u.docChanged && onChange) onChange(u.state.doc.toString()); }),
       ],
     }),

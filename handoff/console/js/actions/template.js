@@ -68,5 +68,6 @@ export function parseSample(text, where) {
   return { value };
 }
 
-export const fmtTime = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+export const fmtTime = (iso) =>
+  (iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" }) : "—");
 export const fmtNumber = (n) => Number(n).toLocaleString("en");
