@@ -2,7 +2,7 @@
 // and a rollback (publishing an earlier version) behind a confirmation.
 import { html, useState } from "../lib.js";
 import { Dialog } from "../components/Dialog.js";
-import { fmtTime } from "./template.js";
+import { fmtShort, fmtTime } from "./template.js";
 
 export function Versions({ summary, busy, onPublish, onOpen }) {
   const [confirm, setConfirm] = useState(null);
@@ -17,11 +17,11 @@ export function Versions({ summary, busy, onPublish, onOpen }) {
           ${rows.map((v) => html`
             <tr key=${v.version} class=${v.production ? "is-production" : ""}>
               <td>v${v.version}</td>
-              <td class="small when">${fmtTime(v.created_at)}</td>
+              <td class="small when" title=${fmtTime(v.created_at)}>${fmtShort(v.created_at)}</td>
               <td>
                 ${v.production && html`<span class="pill pill-ok">production</span>`}
                 ${v.errors.length > 0 && html`<span class="pill pill-urgent" title=${v.errors[0].message}>${v.errors.length} error${v.errors.length > 1 ? "s" : ""}</span>`}
-                ${!v.production && v.published_at && html`<span class="muted small">published ${fmtTime(v.published_at)}</span>`}
+                ${!v.production && v.published_at && html`<span class="pill pill-low" title=${`published ${fmtTime(v.published_at)}`}>was live</span>`}
               </td>
               <td class="row-actions">
                 <button type="button" class="btn btn-sm btn-ghost" aria-label=${`Open version ${v.version}`}

@@ -70,4 +70,6 @@ export function parseSample(text, where) {
 
 export const fmtTime = (iso) =>
   (iso ? new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" }) : "—");
+export const fmtShort = (iso) =>
+  (iso ? new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "—");
 export const fmtNumber = (n) => Number(n).toLocaleString("en");
