@@ -97,6 +97,14 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     bot = await server.bot()
     boss = await agent(server, bot, name="Builder", role="admin")
     c = await console()
+    # CodeMirror's styles go into a constructed stylesheet of the editor's shadow root;
+    # the page's strict policy must refuse nothing (an init script is the driver's, so the
+    # page's policy is not loosened by it).
+    await c.page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI), true);"
+    )
+    await c.page.reload()
     await open_actions(c, boss.email, bot)
     await expect(c.page.get_by_text("No actions yet")).to_be_visible()
     assert await c.axe() == [], "empty Actions Dashboard"
@@ -119,6 +127,8 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     await expect(problem).to_contain_text("Line 4, column")
     await expect(problem).to_contain_text("never closed")
     assert await marker_lines(page) == [4]
+    marker = page.locator(".code-main .cm-lint-marker-error")
+    assert await marker.evaluate("(m) => getComputedStyle(m).backgroundColor") == "rgb(198, 40, 40)"
     await expect(page.locator(".code-main .cm-lintRange-error")).to_have_count(1)
     await page.locator(".code-main .cm-lintRange-error").hover()
     await expect(page.locator(".code-main .cm-tooltip-lint")).to_contain_text("never closed")
@@ -179,6 +189,7 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     _, listed = await rest(server, bot, "GET", "/actions")
     assert listed["actions"] == [
         {"name": "greet", "latest_version": 3, "production_version": 2}]
+    assert await page.evaluate("window.__csp") == []
 
 
 async def test_refusals_bot_break_env_and_logs(server: Server, console: OpenConsole) -> None:
