@@ -189,6 +189,15 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     _, listed = await rest(server, bot, "GET", "/actions")
     assert listed["actions"] == [
         {"name": "greet", "latest_version": 3, "production_version": 2}]
+    # Unsaved code survives a visit to another action.
+    await replace_code(page, SECOND + "# draft\n")
+    await page.get_by_label("New action").fill("other")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_label("Python code of other")).to_contain_text("def main(event")
+    await page.locator(".action-item", has_text="greet").click()
+    await expect(page.get_by_label("Python code of greet")).to_contain_text("# draft")
+    await expect(page.get_by_role("status").filter(has_text="unsaved changes are back")
+                 ).to_be_visible()
     assert await page.evaluate("window.__csp") == []
 
 
@@ -264,6 +273,24 @@ async def test_refusals_bot_break_env_and_logs(server: Server, console: OpenCons
     await expect(env).not_to_contain_text("staging-secret")
     _, stored = await rest(server, bot, "GET", "/env")
     assert stored["variables"][0]["staging"] == "********"
+    # A second variable, changed on one stage only, then deleted after a confirmation.
+    await env.get_by_role("button", name="New variable").click()
+    await env.get_by_label("Variable name").fill("REGION")
+    await env.get_by_label("Staging value").fill("eu")
+    await env.get_by_role("button", name="Save variable").click()
+    region = env.locator(".env-row", has_text="REGION")
+    await expect(region).to_contain_text("production unset")
+    await region.get_by_role("button", name="Change REGION").click()
+    await region.get_by_label("Production value").fill("us")
+    await region.get_by_role("button", name="Save variable").click()
+    await expect(region).to_contain_text("production set")
+    await expect(region).to_contain_text("staging set")
+    await region.get_by_role("button", name="Delete REGION").click()
+    await page.get_by_role("dialog", name="Delete REGION?").get_by_role(
+        "button", name="Delete REGION").click()
+    await expect(env.locator(".env-row")).to_have_count(1)
+    _, stored = await rest(server, bot, "GET", "/env")
+    assert [v["name"] for v in stored["variables"]] == ["API_KEY"]
     assert await c.axe() == [], "env variables"
     await env.scroll_into_view_if_needed()
     await c.shot("actions-env")

@@ -3,6 +3,7 @@
 // lets the builder type a new one (masked, with a show/hide toggle).
 import { html, useEffect, useState } from "../lib.js";
 import { actionsApi } from "../api_actions.js";
+import { Dialog } from "../components/Dialog.js";
 
 const STAGES = ["staging", "production"];
 
@@ -79,6 +80,7 @@ export function EnvVars({ token, botId, limit }) {
   const [error, setError] = useState(null);
   const [editing, setEditing] = useState(null);
   const [adding, setAdding] = useState(false);
+  const [deleting, setDeleting] = useState(null);
   const load = () => actionsApi.env(token, botId)
     .then((r) => { setVars(r.variables); setError(null); })
     .catch((err) => setError(err.message));
@@ -106,7 +108,7 @@ export function EnvVars({ token, botId, limit }) {
                   <button type="button" class="btn btn-sm btn-ghost" aria-label=${`Change ${v.name}`}
                     onClick=${() => setEditing(v.name)}>Change</button>
                   <button type="button" class="btn btn-sm btn-danger" aria-label=${`Delete ${v.name}`}
-                    onClick=${() => remove(v.name)}>Delete</button>
+                    onClick=${() => setDeleting(v.name)}>Delete</button>
                 </div>
                 ${editing === v.name && html`
                   <${EnvForm} token=${token} botId=${botId} limit=${limit} initial=${v}
@@ -116,5 +118,15 @@ export function EnvVars({ token, botId, limit }) {
       ${adding
         ? html`<${EnvForm} token=${token} botId=${botId} limit=${limit} onDone=${done} onCancel=${() => setAdding(false)} />`
         : html`<button type="button" class="btn btn-sm" onClick=${() => setAdding(true)}>New variable</button>`}
+      ${deleting && html`
+        <${Dialog} title=${`Delete ${deleting}?`} onClose=${() => setDeleting(null)}>
+          <p>Both its staging and production values are dropped; actions that read it get
+            nothing from the next call on.</p>
+          <div class="dialog-actions">
+            <button type="button" class="btn" onClick=${() => setDeleting(null)}>Cancel</button>
+            <button type="button" class="btn btn-danger"
+              onClick=${() => { const n = deleting; setDeleting(null); remove(n); }}>Delete ${deleting}</button>
+          </div>
+        <//>`}
     </div>`;
 }

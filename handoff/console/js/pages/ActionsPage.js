@@ -12,6 +12,10 @@ import { EnvVars } from "../actions/EnvVars.js";
 import { ExecLogs } from "../actions/ExecLogs.js";
 import { DEFAULT_TEMPLATE, SAMPLE_INPUT, nameProblem, parseSample, fmtNumber } from "../actions/template.js";
 
+// Unsaved code by "bot/action", for this tab: going to another action and back (or to
+// another page) keeps what was typed until it is saved.
+const drafts = new Map();
+
 function ActionList({ botId, actions, current, ctl }) {
   const [name, setName] = useState("");
   const [error, setError] = useState(null);
@@ -65,6 +69,7 @@ function Editor({ s, botId, name, limits, onSaved }) {
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(null);
   const [logsKey, setLogsKey] = useState(0);
+  const draftKey = botId + "/" + name;
 
   const loadSummary = useCallback(async () => {
     try {
@@ -79,11 +84,15 @@ function Editor({ s, botId, name, limits, onSaved }) {
     setLoaded(null); setProblems([]); setNotice(null); setResult(null); setDirty(false);
     loadSummary().then((summary) => {
       const latest = summary && summary.versions[0];
-      const doc = latest ? latest.code : DEFAULT_TEMPLATE;
+      const draft = drafts.get(draftKey);
+      const doc = draft !== undefined ? draft : latest ? latest.code : DEFAULT_TEMPLATE;
       setLoaded({ summary, doc });
       setLength(doc.length);
-      setDirty(!summary);
-      setProblems(latest ? latest.errors : []);
+      setDirty(!summary || draft !== undefined);
+      setProblems(latest && draft === undefined ? latest.errors : []);
+      if (draft !== undefined) {
+        setNotice({ kind: "info", where: "save", text: "Your unsaved changes are back in the editor." });
+      }
       setLoadError(null);
     }).catch((err) => setLoadError(err.message));
   }, [botId, name]);
@@ -111,6 +120,7 @@ function Editor({ s, botId, name, limits, onSaved }) {
       setProblems(res.errors);
       code.current.setProblems(res.errors);
       setDirty(false);
+      if (drafts.get(draftKey) === text) drafts.delete(draftKey);
       setNotice(res.ok
         ? { kind: "info", where: "save", text: `Saved as version ${res.version}.` }
         : { kind: "error", where: "save", text: `Saved as version ${res.version} with ${res.errors.length} problem${res.errors.length > 1 ? "s" : ""}: fix ${res.errors.length > 1 ? "them" : "it"} to run or publish.` });
@@ -221,7 +231,7 @@ function Editor({ s, botId, name, limits, onSaved }) {
         <${CodeEditor} key=${botId + "/" + name} doc=${loaded.doc} label=${`Python code of ${name}`}
           className="code-main"
           onReady=${(ed) => { code.current = ed; ed.setProblems(problems); }}
-          onChange=${(text) => { setDirty(true); setLength(text.length); }} />
+          onChange=${(text) => { drafts.set(draftKey, text); setDirty(true); setLength(text.length); }} />
         <div class="row editor-foot">
           <span class=${over ? "small warn-text" : "small muted"}>${fmtNumber(length)} / ${fmtNumber(limits.code_max_chars)} characters</span>
           <span class="small muted"><kbd>Ctrl</kbd>+<kbd>S</kbd> save · <kbd>Ctrl</kbd>+<kbd>Enter</kbd> run</span>
