@@ -199,6 +199,11 @@ async def test_write_fix_run_publish_and_roll_back(server: Server, console: Open
     await expect(page.get_by_role("status").filter(has_text="unsaved changes are back")
                  ).to_be_visible()
     assert await page.evaluate("window.__csp") == []
+    # A narrow window: one column.
+    await page.set_viewport_size({"width": 820, "height": 900})
+    await page.get_by_role("heading", name="Actions Dashboard").scroll_into_view_if_needed()
+    assert await c.axe() == [], "narrow window"
+    await c.shot("actions-narrow")
 
 
 async def test_refusals_bot_break_env_and_logs(server: Server, console: OpenConsole) -> None:

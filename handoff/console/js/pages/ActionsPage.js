@@ -303,6 +303,7 @@ export function ActionsPage({ s, ctl, rest }) {
         </select>
       </header>
       ${error && html`<p class="inline-error" role="alert">${error}</p>`}
+      ${!list && !error && html`<p class="empty">Loading the bot's actions…</p>`}
       ${list && html`
         <div class="actions-layout">
           <${ActionList} botId=${botId} actions=${list.actions} current=${name} ctl=${ctl} />
