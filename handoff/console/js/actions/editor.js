@@ -119,9 +119,11 @@ export function createEditor(host, { doc, language, label, onChange, keys = {} }
       const diagnostics = problems.map((p) => {
         const from = offsetAt(d, p.line, p.column);
         const lineEnd = d.lineAt(from).to;
-        // Underline from the column to the end of the word (or at least one character).
+        // Underline the word at the column; at a bracket or an operator, the rest of the
+        // line (one character of wavy line is easy to miss).
         let to = from;
         while (to < lineEnd && /\w/.test(d.sliceString(to, to + 1))) to += 1;
+        if (to - from <= 1) to = from + d.sliceString(from, lineEnd).trimEnd().length;
         if (to === from) to = Math.min(from + 1, lineEnd);
         return { from, to, severity: "error", message: p.message, source: `line ${p.line}` };
       });
