@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from handoff.errors import BadRequest
 from handoff.protocol.bot import BusinessHours
 from handoff.protocol.common import MAX_INT
 from handoff.protocol.rest import CONVERSATION_ID_PATTERN, RestBody, integral
@@ -34,7 +32,6 @@ __all__ = [
     "InvocationView",
     "InvokeRequest",
     "InvokeResponse",
-    "LogQuery",
     "LogView",
     "PublishRequest",
     "PublishResponse",
@@ -149,42 +146,6 @@ class LogView(BaseModel):
     logs: str
     duration_ms: float
     created_at: datetime
-
-
-class LogQuery(BaseModel):
-    """The filters of ``GET .../actions/{name}/logs``: ``?ok=true|false&stage=&since=``."""
-
-    ok: bool | None = None
-    stage: Literal["staging", "production"] | None = None
-    since: datetime | None = None
-    """An ISO time with a zone; entries from then on (the store keeps a day)."""
-
-    @classmethod
-    def parse(cls, query: Mapping[str, str]) -> LogQuery:
-        """The filters from a query string; a bad one is a 400 naming its parameter."""
-        values: dict[str, Any] = {}
-        if "ok" in query:
-            flag = query["ok"].lower()
-            if flag not in ("true", "false"):
-                raise BadRequest("ok must be true or false", field="ok")
-            values["ok"] = flag == "true"
-        if "stage" in query:
-            if query["stage"] not in ("staging", "production"):
-                raise BadRequest("stage must be staging or production", field="stage")
-            values["stage"] = query["stage"]
-        if "since" in query:
-            try:
-                since = datetime.fromisoformat(query["since"])
-            except ValueError:
-                raise BadRequest(
-                    "since must be an ISO time such as 2026-11-22T08:00:00Z", field="since"
-                ) from None
-            if since.tzinfo is None:
-                raise BadRequest(
-                    "since needs a time zone (Z or +01:00, for example)", field="since"
-                )
-            values["since"] = since.astimezone(UTC)
-        return cls(**values)
 
 
 class ActionLimits(BaseModel):

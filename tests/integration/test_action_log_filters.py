@@ -80,3 +80,15 @@ async def test_bad_log_filters_name_the_parameter(server: Server) -> None:
         assert body["error"]["code"] == "invalid_payload"
         assert body["error"]["field"] == field, body
         assert body["error"]["message"]
+
+
+async def test_the_document_states_the_filters_and_the_limits(server: Server) -> None:
+    async with server.http.get(f"{server.url}/api/v1/openapi.json") as resp:
+        document = await resp.json()
+    logs = document["paths"]["/api/v1/bots/{bot_id}/actions/{name}/logs"]["get"]
+    query = {p["name"]: p for p in logs["parameters"] if p["in"] == "query"}
+    assert set(query) == {"limit", "ok", "stage", "since"}
+    assert query["stage"]["schema"]["enum"] == ["staging", "production"]
+    assert query["since"]["schema"]["format"] == "date-time"
+    limits = document["components"]["schemas"]["ActionLimits"]
+    assert set(limits["required"]) == {"code_max_chars", "env_value_max_chars"}
