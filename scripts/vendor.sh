@@ -72,3 +72,49 @@ pinned versions in that script and run it again.
 Source-map comments are removed (the maps are not shipped).
 MD
 echo "vendored preact $PREACT, htm $HTM, socket.io-client $SOCKETIO, chart.js $CHARTJS into $OUT"
+
+# --- CodeMirror 6 (the Actions Dashboard's editors) -------------------------------------
+# Many small ES packages, bundled once by esbuild into one ES module, codemirror.js. The
+# exact versions of every package (esbuild too) are in scripts/codemirror/package-lock.json;
+# change scripts/codemirror/package.json, run `npm install --package-lock-only` there,
+# then this script. esbuild runs from the temporary directory and is never committed.
+CM_SRC="$ROOT/scripts/codemirror"
+CM_TMP="$TMP/codemirror-bundle"
+mkdir -p "$CM_TMP"
+cp "$CM_SRC/package.json" "$CM_SRC/package-lock.json" "$CM_SRC/entry.js" "$CM_TMP/"
+(cd "$CM_TMP" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+(cd "$CM_TMP" && ./node_modules/.bin/esbuild entry.js --bundle --format=esm --minify \
+    --legal-comments=eof --target=es2020 --metafile=meta.json --log-level=warning \
+    --outfile="$OUT/codemirror.js")
+# The packages that ended up in the bundle, each with its version and license file.
+(cd "$CM_TMP" && node -e '
+const fs = require("fs");
+const meta = JSON.parse(fs.readFileSync("meta.json", "utf8"));
+const names = new Set();
+for (const file of Object.keys(meta.inputs)) {
+  const m = file.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (m) names.add(m[1]);
+}
+for (const name of [...names].sort()) {
+  const pkg = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`, "utf8"));
+  const lic = fs.readdirSync(`node_modules/${name}`).find((f) => /^licen[cs]e/i.test(f));
+  if (!lic) { console.error(`vendor.sh: ${name} has no license file`); process.exit(1); }
+  console.log([name, pkg.version, pkg.license, lic].join("\t"));
+}' > "$CM_TMP/bundled.tsv")
+{
+    echo
+    echo "## codemirror.js: CodeMirror 6, bundled"
+    echo
+    echo "One ES module bundled by esbuild (minified, license comments kept at the end) from"
+    echo "\`scripts/codemirror/entry.js\`, with the versions locked in"
+    echo "\`scripts/codemirror/package-lock.json\`. Every package in the bundle:"
+    echo
+    echo "| package | version | license |"
+    echo "|---|---|---|"
+} >> "$OUT/README.md"
+while IFS="$(printf '\t')" read -r name version license file; do
+    safe=$(echo "$name" | sed 's|^@||; s|/|-|g')
+    cp "$CM_TMP/node_modules/$name/$file" "$OUT/licenses/$safe.LICENSE"
+    echo "| $name | $version | $license (licenses/$safe.LICENSE) |" >> "$OUT/README.md"
+done < "$CM_TMP/bundled.tsv"
+echo "vendored CodeMirror ($(wc -l < "$CM_TMP/bundled.tsv") packages) into $OUT/codemirror.js"

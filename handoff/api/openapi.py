@@ -42,6 +42,7 @@ class OkResponse(BaseModel):
 
 class ActionList(BaseModel):
     actions: list[act.ActionSummary]
+    limits: act.ActionLimits
 
 
 class LogList(BaseModel):
@@ -61,6 +62,8 @@ class Op:
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
     status: int = 200
+    query: tuple[dict[str, Any], ...] = ()
+    """Query parameters, as OpenAPI parameter objects without ``"in"``."""
 
 
 BOT = "botKey"
@@ -152,9 +155,23 @@ OPS = [
     Op(
         "get",
         B + "/actions/{name}/logs",
-        "Execution logs of the last day (?limit=1..500)",
+        "Execution logs of the last day, newest first, optionally filtered",
         BOT,
         LogList,
+        query=(
+            {
+                "name": "limit",
+                "description": "1-500; others are clamped",
+                "schema": {"type": "integer"},
+            },
+            {"name": "ok", "schema": {"type": "string", "enum": ["true", "false"]}},
+            {"name": "stage", "schema": {"type": "string", "enum": ["staging", "production"]}},
+            {
+                "name": "since",
+                "description": "entries from this ISO time with a zone on",
+                "schema": {"type": "string", "format": "date-time"},
+            },
+        ),
     ),
     Op("get", B + "/env", "The bot's env variables, values masked", BOT, EnvList),
     Op(
@@ -410,7 +427,8 @@ def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
     }
     paths: dict[str, dict[str, Any]] = {}
     for op in OPS:
-        item: dict[str, Any] = {"summary": op.summary, "parameters": _params(op.path)}
+        params = _params(op.path) + [{**q, "in": "query", "required": False} for q in op.query]
+        item: dict[str, Any] = {"summary": op.summary, "parameters": params}
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:
