@@ -17,7 +17,7 @@ from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import bot as botp
-from handoff.protocol import console, rest
+from handoff.protocol import console, oversight, rest
 from handoff.protocol import dialogues as dlg
 from handoff.protocol.common import MAX_INT, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
@@ -61,6 +61,8 @@ class Op:
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
     status: int = 200
+    query: type[BaseModel] | None = None
+    """The query string's parameters, as a model of them."""
 
 
 BOT = "botKey"
@@ -271,6 +273,14 @@ OPS = [
         console.TagsRequest,
     ),
     Op(
+        "get",
+        B + "/conversations",
+        "The bot's conversations in progress, longest waiting first (supervisor role)",
+        AGENT,
+        oversight.InProgressList,
+        query=oversight.InProgressQuery,
+    ),
+    Op(
         "post",
         B + "/offline-messages/{message_id}/handled",
         "Mark a message left for the bot's agents handled (once; again answers the same)",
@@ -314,6 +324,30 @@ def _params(path: str) -> list[dict[str, Any]]:
     ]
 
 
+def _query_params(model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """A query model's fields as query parameters (an optional one: its non-null type)."""
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", ()),
+                "schema": prop,
+            }
+        )
+    return params
+
+
 def _env_value_limits(schema: dict[str, Any], max_chars: int) -> None:
     """EnvRequest's values as the action service checks them: a length set by
     ``HANDOFF_ENV_VALUE_MAX_CHARS``, and no NUL."""
@@ -348,7 +382,10 @@ def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
     }
     paths: dict[str, dict[str, Any]] = {}
     for op in OPS:
-        item: dict[str, Any] = {"summary": op.summary, "parameters": _params(op.path)}
+        item: dict[str, Any] = {
+            "summary": op.summary,
+            "parameters": _params(op.path) + _query_params(op.query),
+        }
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:

@@ -106,6 +106,11 @@ class AgentActions:
         )
         delivered = False
         if stored.seq == seq:  # not a repeat of a client_msg_id already delivered
+            await ctx.notifier.watchers(
+                conversation_id,
+                ev.WATCHED_MESSAGE,
+                {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+            )
             await ctx.notifier.widget(
                 conversation_id,
                 ev.TO_USER,
@@ -139,6 +144,11 @@ class AgentActions:
             ev.AGENT_TYPING,
             {"typing": typing, "agent": {"name": record.name}},
             rich=True,
+        )
+        await self._ctx.notifier.watchers(
+            conversation_id,
+            ev.WATCHED_TYPING,
+            {"conversation_id": conversation_id, "sender": "agent", "typing": typing},
         )
 
     async def close(

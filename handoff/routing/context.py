@@ -13,6 +13,7 @@ from typing import Any
 
 from handoff.config import Settings
 from handoff.errors import BadRequest, TooLarge
+from handoff.protocol import events as ev
 from handoff.protocol.common import ConversationView
 from handoff.routing.bot_events import events_for
 from handoff.routing.bots import BotDirectory
@@ -89,7 +90,7 @@ class Context:
         except IllegalTransition as exc:
             raise InvalidState(str(exc)) from None
         try:
-            return await self.stores.conversations.transition(
+            moved = await self.stores.conversations.transition(
                 view.conversation_id,
                 step,
                 actor=actor,
@@ -98,6 +99,13 @@ class Context:
             )
         except StaleState:
             raise ConversationChanged() from None
+        # Every move passes here, so supervisors watching it learn each one from one place.
+        await self.notifier.watchers(
+            moved.conversation_id,
+            ev.WATCHED_STATE,
+            {"conversation": moved.model_dump(mode="json"), "transition": transition.value},
+        )
+        return moved
 
     async def wait_limit(self, bot_id: str) -> float:
         """How long a conversation of this bot may wait for an agent, in seconds."""

@@ -186,6 +186,11 @@ class WidgetSession:
         if seq is None:
             raise ConversationClosed()
         stored = await ctx.stores.writer.write(NewMessage(conversation_id, seq, "user", text))
+        await ctx.notifier.watchers(
+            conversation_id,
+            ev.WATCHED_MESSAGE,
+            {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+        )
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await ctx.notifier.agent(
@@ -224,21 +229,25 @@ class WidgetSession:
             # does not fill it in sends []: that must not wipe a transcript we have.
             return
         await messages.replace_transcript(conversation_id, items)
+        shown = {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]}
+        await ctx.notifier.watchers(conversation_id, ev.WATCHED_TRANSCRIPT, shown)
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
-            await ctx.notifier.agent(
-                agent_id,
-                ev.TRANSCRIPT,
-                {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]},
-            )
+            await ctx.notifier.agent(agent_id, ev.TRANSCRIPT, shown)
 
     async def typing(
         self, conversation_id: str, typing: bool, *, generation: int | None = None
     ) -> None:
         await self._current(conversation_id, generation)
+        notifier = self._ctx.notifier
+        await notifier.watchers(
+            conversation_id,
+            ev.WATCHED_TYPING,
+            {"conversation_id": conversation_id, "sender": "user", "typing": typing},
+        )
         agent_id = await self._ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
-            await self._ctx.notifier.agent(
+            await notifier.agent(
                 agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
             )
 
