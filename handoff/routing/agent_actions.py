@@ -106,11 +106,6 @@ class AgentActions:
         )
         delivered = False
         if stored.seq == seq:  # not a repeat of a client_msg_id already delivered
-            await ctx.notifier.watchers(
-                conversation_id,
-                ev.WATCHED_MESSAGE,
-                {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
-            )
             await ctx.notifier.widget(
                 conversation_id,
                 ev.TO_USER,
@@ -133,6 +128,11 @@ class AgentActions:
                         ev.MESSAGES_DELIVERED,
                         {"conversation_id": conversation_id, "seq": stored.seq},
                     )
+            await ctx.tell_watchers(
+                conversation_id,
+                ev.WATCHED_MESSAGE,
+                {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+            )
         else:  # a retry: delivered if it was, then or since
             delivered = stored.seq <= await ctx.state.widget_seen(conversation_id)
         return Sent(stored, delivered)
@@ -145,7 +145,7 @@ class AgentActions:
             {"typing": typing, "agent": {"name": record.name}},
             rich=True,
         )
-        await self._ctx.notifier.watchers(
+        await self._ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_TYPING,
             {"conversation_id": conversation_id, "sender": "agent", "typing": typing},

@@ -27,7 +27,7 @@ from handoff.protocol.oversight import (
     LiveAgent,
     LiveConversation,
 )
-from handoff.routing.context import Context
+from handoff.routing.context import WATCHES, Context
 from handoff.routing.dispatch import Dispatcher
 from handoff.routing.queueing import Queue
 from handoff.routing.refusals import ConversationClosed, NotInProgress, NotYourBot
@@ -104,30 +104,43 @@ class Oversight:
         conversation_id: str,
         after_seq: int | None,
         *,
-        joined: Callable[[], Awaitable[None]],
+        joined: Callable[[], Awaitable[bool]],
     ) -> Watched:
-        """Start following a conversation in progress; ``joined`` enters the watch room.
+        """Start following a conversation in progress.
 
-        The room is entered after the checks and before the history is read, so a
-        message stored meanwhile arrives twice (the ack and the event, one ``seq``)
-        rather than never.
+        ``joined`` enters the socket's watch room and says whether the socket was not
+        watching it yet (then the conversation's count of watches grows; see
+        :meth:`unwatched`). That is done after the checks and before the history is
+        read, so a message stored meanwhile arrives twice (the ack and the event, one
+        ``seq``) rather than never.
         """
         view = await self.supervised(record, conversation_id, to="watching a conversation")
         if view.state == S.CLOSED:
             raise ConversationClosed(field="conversation_id")
-        await joined()
         ctx = self._ctx
-        if after_seq is None:
-            after_seq = await ctx.stores.conversations.session_start_seq(conversation_id)
-        messages = await ctx.stores.messages.history(
-            conversation_id, after_seq=after_seq, limit=_WATCH_HISTORY
-        )
-        return Watched(
-            conversation=await ctx.conversation(conversation_id, field="conversation_id"),
-            messages=messages,
-            transcript=await ctx.stores.messages.transcript(conversation_id),
-            user_connected=await ctx.state.touch_connection("widget", conversation_id, 0) > 0,
-        )
+        counted = await joined()
+        if counted:
+            await ctx.state.touch_connection(WATCHES, conversation_id, +1)
+        try:
+            if after_seq is None:
+                after_seq = await ctx.stores.conversations.session_start_seq(conversation_id)
+            messages = await ctx.stores.messages.history(
+                conversation_id, after_seq=after_seq, limit=_WATCH_HISTORY
+            )
+            return Watched(
+                conversation=await ctx.conversation(conversation_id, field="conversation_id"),
+                messages=messages,
+                transcript=await ctx.stores.messages.transcript(conversation_id),
+                user_connected=await ctx.state.touch_connection("widget", conversation_id, 0) > 0,
+            )
+        except BaseException:
+            if counted:
+                await self.unwatched(conversation_id)
+            raise
+
+    async def unwatched(self, conversation_id: str) -> None:
+        """A socket stopped watching (``unwatch_conversation``, or it went away)."""
+        await self._ctx.state.touch_connection(WATCHES, conversation_id, -1)
 
     async def take_over(self, record: AgentRecord, conversation_id: str) -> ConversationView:
         """The supervisor takes the conversation: from the queue, or from its agent."""

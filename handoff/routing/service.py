@@ -113,6 +113,7 @@ class HandoffService:
         oversight = Oversight(ctx, transfers, dispatcher, queue)
         self.conversations_in_progress = oversight.in_progress
         self.watch = oversight.watch
+        self.unwatched = oversight.unwatched
         self.take_over = oversight.take_over
         # the console's REST side
         colleagues = Colleagues(ctx)

@@ -186,11 +186,6 @@ class WidgetSession:
         if seq is None:
             raise ConversationClosed()
         stored = await ctx.stores.writer.write(NewMessage(conversation_id, seq, "user", text))
-        await ctx.notifier.watchers(
-            conversation_id,
-            ev.WATCHED_MESSAGE,
-            {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
-        )
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await ctx.notifier.agent(
@@ -203,6 +198,11 @@ class WidgetSession:
                     "sent_at": stored.sent_at.isoformat(),
                 },
             )
+        await ctx.tell_watchers(
+            conversation_id,
+            ev.WATCHED_MESSAGE,
+            {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+        )
         return stored
 
     async def transcript(
@@ -230,7 +230,7 @@ class WidgetSession:
             return
         await messages.replace_transcript(conversation_id, items)
         shown = {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]}
-        await ctx.notifier.watchers(conversation_id, ev.WATCHED_TRANSCRIPT, shown)
+        await ctx.tell_watchers(conversation_id, ev.WATCHED_TRANSCRIPT, shown)
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await ctx.notifier.agent(agent_id, ev.TRANSCRIPT, shown)
@@ -239,17 +239,16 @@ class WidgetSession:
         self, conversation_id: str, typing: bool, *, generation: int | None = None
     ) -> None:
         await self._current(conversation_id, generation)
-        notifier = self._ctx.notifier
-        await notifier.watchers(
+        agent_id = await self._ctx.state.assigned_agent(conversation_id)
+        if agent_id is not None:
+            await self._ctx.notifier.agent(
+                agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
+            )
+        await self._ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_TYPING,
             {"conversation_id": conversation_id, "sender": "user", "typing": typing},
         )
-        agent_id = await self._ctx.state.assigned_agent(conversation_id)
-        if agent_id is not None:
-            await notifier.agent(
-                agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
-            )
 
     async def delivered(
         self, conversation_id: str, seq: int, *, generation: int | None = None

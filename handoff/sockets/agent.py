@@ -146,6 +146,8 @@ class AgentNamespace(Namespace):
         session = self._sessions.pop(sid, None)
         if session is not None:
             CONNECTIONS.labels("agent").dec()
+            for cid in session.watching:  # its rooms went with it
+                await handle("disconnect", sid, _unwatched(self._service, cid), self._events)
             agent_id = session.record.id
             await handle(
                 "disconnect", sid, lambda: self._service.agent_disconnected(agent_id), self._events
@@ -289,17 +291,20 @@ class AgentNamespace(Namespace):
                 code="too_many_watched",
             )
         room = rooms.watch_room(cid)
+        was = cid in session.watching
 
-        async def joined() -> None:
+        async def joined() -> bool:
             await self.enter_room(sid, room)
+            session.watching.add(cid)
+            return not was
 
         try:
             watched = await self._service.watch(record, cid, req.after_seq, joined=joined)
         except BaseException:
-            if cid not in session.watching:  # a refusal leaves no room joined
+            if not was:  # a refusal leaves no room joined
+                session.watching.discard(cid)
                 await self.leave_room(sid, room)
             raise
-        session.watching.add(cid)
         return proto.ok_ack(
             conversation=watched.conversation.model_dump(mode="json"),
             messages=[m.model_dump(mode="json") for m in watched.messages],
@@ -309,9 +314,12 @@ class AgentNamespace(Namespace):
 
     async def _unwatch(self, sid: str, record: AgentRecord, req: proto.UnwatchConversation) -> Ack:
         session = self._sessions[sid]
-        was = req.conversation_id in session.watching
-        session.watching.discard(req.conversation_id)
-        await self.leave_room(sid, rooms.watch_room(req.conversation_id))
+        cid = req.conversation_id
+        was = cid in session.watching
+        session.watching.discard(cid)
+        await self.leave_room(sid, rooms.watch_room(cid))
+        if was:
+            await self._service.unwatched(cid)
         return proto.ok_ack(was_watching=was)
 
     async def _take_over(self, record: AgentRecord, req: proto.TakeOver) -> Ack:
@@ -321,3 +329,7 @@ class AgentNamespace(Namespace):
 
 def _expired() -> Unauthorized:
     return Unauthorized("the token has expired; sign in again", field="token")
+
+
+def _unwatched(service: HandoffService, conversation_id: str) -> Callable[[], Awaitable[None]]:
+    return lambda: service.unwatched(conversation_id)

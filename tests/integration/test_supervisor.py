@@ -6,6 +6,7 @@ supervisor, and the REST list through aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -63,6 +64,10 @@ async def test_a_watcher_gets_both_sides_live_and_cannot_write(server: Server) -
     assert ack["conversation"]["state"] == "assigned"
     assert [(m["seq"], m["sender"], m["text"]) for m in ack["messages"]] == [(1, "user", "before")]
     assert ack["user_connected"] is True
+    # Watching twice from one socket is one watch; the count is what messages check first.
+    assert (await sam.call("watch_conversation", {"conversation_id": cid, "after_seq": 1}))[
+        "messages"] == []
+    assert await server.state.touch_connection("watch", cid, 0) == 1
 
     await widget.call("from_user", {"message": "my order is late", "ConversationID": cid,
                                     "BotID": bot.id})
@@ -97,6 +102,7 @@ async def test_a_watcher_gets_both_sides_live_and_cannot_write(server: Server) -
     assert (await sam.call("unwatch_conversation", {"conversation_id": cid})) == {
         "ok": True, "was_watching": True
     }
+    assert await server.state.touch_connection("watch", cid, 0) == 0
     await widget.call("from_user", {"message": "hello?", "ConversationID": cid, "BotID": bot.id})
     await anna.rec.wait("user_message", lambda d: d["text"] == "hello?")
     assert (await sam.call("queue", {}))["ok"]
@@ -122,6 +128,19 @@ async def test_a_watcher_sees_the_moves_until_the_end(server: Server) -> None:
     assert moved["conversation"]["close_reason"] == "resolved"
     assert await refused(sam, "watch_conversation", {"conversation_id": cid}) == (
         "conversation_closed", "conversation_id")
+    # A watcher's socket that goes away takes its watches with it.
+    other = (await server.live_pair(bot))[0]
+    ada = await server.agent_socket(await staff(server, bot, name="Ada"), online=False)
+    assert (await ada.call("watch_conversation", {"conversation_id": other}))["ok"]
+    assert (await sam.call("watch_conversation", {"conversation_id": other}))["ok"]
+    assert await server.state.touch_connection("watch", other, 0) == 2
+    await ada.close()
+    await sam.close()
+    for _ in range(100):  # the server runs on_disconnect a moment after the client left
+        if await server.state.touch_connection("watch", other, 0) == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert await server.state.touch_connection("watch", other, 0) == 0
 
 
 async def test_a_take_over_moves_the_chat_to_the_supervisor_without_losing_a_message(
