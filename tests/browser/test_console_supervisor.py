@@ -49,6 +49,7 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     await expect(rows.nth(0)).to_contain_text("Waiting")
     await expect(rows.nth(1)).to_contain_text("Thandi")
     await expect(rows.nth(1)).to_contain_text("Anna")
+    await expect(rows.nth(0)).to_contain_text("high")
     assert await s.axe() == [], "conversations in progress"
     await s.shot("supervisor-live")
 
@@ -108,3 +109,13 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     got = await ben_sock.rec.wait("conversation_assigned", lambda d: d["note"] is not None)
     assert got["note"] == "High priority, be quick"
     await expect(lebo_row).to_contain_text("Ben")
+
+    # Watching Lebo's chat while Ben ends it: the panel says so at once, read-only to the end.
+    await lebo_row.get_by_role("button", name="Watch the conversation with Lebo").click()
+    panel = s.page.get_by_role("complementary", name="Lebo")
+    await expect(panel.get_by_text("Read-only")).to_be_visible()
+    assert (await ben_sock.call("close", {"conversation_id": lebo}))["ok"]
+    await expect(panel.get_by_text("This conversation has ended.")).to_be_visible()
+    await expect(panel).to_contain_text("Ended (resolved)")
+    await expect(panel.get_by_role("button", name="Take over")).to_have_count(0)
+    await s.shot("supervisor-watch-ended")

@@ -57,7 +57,7 @@ function Waiting({ c, now, readAt }) {
     const ms = c.wait_seconds * 1000 + Math.max(0, now - readAt);
     return html`<span class=${ms > 120000 ? "wait-urgent" : ""}>${duration(ms)}</span>`;
   }
-  return html`<span class="muted" title="Queued until an agent took it">waited ${duration(c.wait_seconds * 1000)}</span>`;
+  return html`<span class="muted" title="Waited this long for an agent">${duration(c.wait_seconds * 1000)}</span>`;
 }
 
 function Row({ s, ctl, c, now, readAt, showBot }) {
@@ -69,16 +69,15 @@ function Row({ s, ctl, c, now, readAt, showBot }) {
   return html`
     <tr class=${watching ? "live-row live-row-watched" : "live-row"} data-cid=${cid}>
       <td>
-        <div class="person">${name}</div>
+        <div class="person">${name}${c.priority && c.priority !== "normal" && html` <span class=${"pill pill-" + c.priority}>${c.priority}</span>`}</div>
         ${c.reason && html`<div class="small muted live-reason">${c.reason}</div>`}
         ${error && html`<p class="inline-error" role="alert">${error}</p>`}
       </td>
       ${showBot && html`<td>${botName(s, c.bot_id)}${c.team ? html`<div class="small muted">team ${c.team}</div>` : ""}</td>`}
-      <td class="nowrap">${c.agent ? (mine ? "You" : c.agent.name || "A deleted agent") : html`<span class="muted">nobody yet</span>`}</td>
-      <td class="nowrap"><span class=${"state state-" + c.state}>${c.state === "queued" ? "Waiting" : "With an agent"}</span>
-        ${c.priority && c.priority !== "normal" && html` <span class=${"pill pill-" + c.priority}>${c.priority}</span>`}</td>
+      <td class="nowrap">${c.agent ? (mine ? "You" : c.agent.name || "A deleted agent") : html`<span class="muted">Nobody yet</span>`}</td>
+      <td class="nowrap"><span class=${"state state-" + c.state}>${c.state === "queued" ? "Waiting" : "With agent"}</span></td>
       <td class="num"><${Waiting} c=${c} now=${now} readAt=${readAt} /></td>
-      <td class="num">${c.last_message_at ? clock(c.last_message_at) : html`<span class="muted">—</span>`}</td>
+      <td class="num col-last">${c.last_message_at ? clock(c.last_message_at) : html`<span class="muted">—</span>`}</td>
       <td><div class="live-actions">
         <button type="button" class="btn btn-sm" aria-pressed=${watching ? "true" : "false"}
           aria-label=${(watching ? "Stop watching " : "Watch ") + "the conversation with " + name}
@@ -112,7 +111,8 @@ function WatchPanel({ s, ctl }) {
       <header class="live-watch-head">
         <div class="chat-title">
           <h3 id="live-watch-title">${name}</h3>
-          <div class="small muted">${`${botName(s, c.bot_id)} · ${STATE_TEXT[c.state](c, agent)} · ${w.userConnected ? "online" : "left the chat"}`}</div>
+          <div class="small muted">${[botName(s, c.bot_id), STATE_TEXT[c.state](c, agent),
+            ended ? null : w.userConnected ? "online" : "left the chat"].filter(Boolean).join(" · ")}</div>
         </div>
         <span class="pill pill-readonly">Read-only</span>
         <button type="button" class="icon-btn" aria-label="Stop watching" onClick=${() => ctl.unwatch()}>×</button>
@@ -196,7 +196,7 @@ export function LiveConversations({ s, ctl, botId }) {
                 <th scope="col">Agent</th>
                 <th scope="col">State</th>
                 <th scope="col" class="num">Waiting</th>
-                <th scope="col" class="num">Last message</th>
+                <th scope="col" class="num col-last">Last message</th>
                 <th scope="col"><span class="sr-only">Actions</span></th>
               </tr></thead>
               <tbody>${list.map((c) => html`<${Row} key=${c.conversation_id} s=${s} ctl=${ctl} c=${c} now=${now} readAt=${readAt} showBot=${showBot} />`)}</tbody>
