@@ -22,7 +22,8 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     anna = await agent(server, bot, name="Anna", capacity=1)
     ben = await agent(server, bot, name="Ben", capacity=2)
     sam = await agent(server, bot, name="Sam", role="supervisor")
-    anna_sock = await server.agent_socket(anna)
+    a = await console()
+    await a.signed_in(anna.email)
 
     s = await console()
     await s.signed_in(sam.email, online=False)
@@ -36,8 +37,8 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
                                                {"sender": "bot", "message": "Getting a person."}]))
     cid = thandi["ConversationID"]
     w = await widget(cid, bot)
-    await anna_sock.rec.wait("conversation_assigned")
     await w.told("Anna")
+    await expect(a.log()).to_be_visible()
     lebo = (await server.handoff(bot, user={"name": "Lebo"}, priority="high"))["ConversationID"]
     await server.widget(lebo, bot)  # Anna is full: Lebo waits
 
@@ -61,7 +62,7 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     await expect(panel.get_by_label("Bot transcript")).to_contain_text("Getting a person.")
     await w.send("Is anyone there?")
     await expect(watch_log).to_contain_text("Is anyone there?")
-    await anna_sock.call("send_message", {"conversation_id": cid, "text": "Anna here, checking."})
+    await a.send("Anna here, checking.")
     await expect(watch_log).to_contain_text("Anna here, checking.")
     await expect(s.page.get_by_label("Message")).to_have_count(0)
     assert await s.axe() == [], "watching a conversation"
@@ -74,8 +75,12 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     await expect(log).to_contain_text("Is anyone there?")
     await expect(log).to_contain_text("Anna here, checking.")
     await w.told("You're being transferred to Sam.")
-    told = await anna_sock.rec.wait("conversation_transferred")
-    assert told["to_agent_id"] == sam.id and told["by_agent_id"] == sam.id
+    # Anna's console says who took it, and she can no longer write in it. (She was freed,
+    # so Lebo came to her and opened; Thandi's chat is still in her list, ended.)
+    await a.page.get_by_role("button", name="Thandi, ended").click()
+    await expect(a.page.get_by_text("Sam took this conversation over.")).to_be_visible()
+    await expect(a.page.get_by_label("Message")).to_have_count(0)
+    await a.shot("supervisor-agent-taken-over")
     await s.send("Sam here, I will sort it out.")
     await w.told("Sam here, I will sort it out.")
     await w.send("Thank you")
@@ -85,9 +90,8 @@ async def test_a_supervisor_watches_takes_over_and_transfers(
     assert await s.axe() == [], "a conversation taken over"
     await s.shot("supervisor-took-over")
 
-    # Anna was freed, so Lebo went to her; Sam transfers Lebo to Ben with a note.
-    await anna_sock.rec.wait("conversation_assigned",
-                             lambda d: d["conversation"]["conversation_id"] == lebo)
+    # Sam transfers Lebo, now Anna's, to Ben with a note.
+    await expect(a.page.locator(".conv-item", has_text="Lebo")).to_be_visible()
     ben_sock = await server.agent_socket(ben)
     await s.page.get_by_role("link", name="Dashboard").click()
     await s.page.get_by_role("button", name="Refresh").click()
