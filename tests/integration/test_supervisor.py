@@ -360,3 +360,20 @@ async def test_refusals_name_their_field(server: Server) -> None:
     assert (await widget2.call("from_user", {"message": "still fine", "ConversationID": cid2,
                                              "BotID": bot.id}))["ok"]
     assert (await anna2.rec.wait("user_message"))["text"] == "still fine"
+
+
+async def test_the_list_of_conversations_in_progress_on_postgres(pg_server: Server) -> None:
+    """The same query on PostgreSQL: the order by state and time, the last message's time."""
+    server = pg_server
+    bot = await server.bot()
+    cid, widget, _anna = await server.live_pair(bot)
+    await widget.call("from_user", {"message": "hi", "ConversationID": cid, "BotID": bot.id})
+    waiting = (await server.handoff(bot, team="vip"))["ConversationID"]  # nobody is in vip
+    await server.widget(waiting, bot)
+    token = await server.login((await staff(server, bot)).email)
+    status, body = await in_progress(server, bot, token)
+    assert status == 200, body
+    assert [(c["conversation_id"], c["state"]) for c in body["conversations"]] == [
+        (waiting, "queued"), (cid, "assigned")]
+    assert body["conversations"][1]["last_message_at"] is not None
+    assert body["conversations"][1]["agent"]["name"]
