@@ -17,7 +17,7 @@ from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import bot as botp
-from handoff.protocol import console, rest, stats
+from handoff.protocol import console, oversight, rest, stats
 from handoff.protocol import dialogues as dlg
 from handoff.protocol.common import MAX_INT, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
@@ -62,8 +62,6 @@ class Op:
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
     status: int = 200
-    query: tuple[dict[str, Any], ...] = ()
-    """Query parameters, as OpenAPI parameter objects without ``"in"``."""
 
 
 BOT = "botKey"
@@ -158,20 +156,6 @@ OPS = [
         "Execution logs of the last day, newest first, optionally filtered",
         BOT,
         LogList,
-        query=(
-            {
-                "name": "limit",
-                "description": "1-500; others are clamped",
-                "schema": {"type": "integer"},
-            },
-            {"name": "ok", "schema": {"type": "string", "enum": ["true", "false"]}},
-            {"name": "stage", "schema": {"type": "string", "enum": ["staging", "production"]}},
-            {
-                "name": "since",
-                "description": "entries from this ISO time with a zone on",
-                "schema": {"type": "string", "format": "date-time"},
-            },
-        ),
     ),
     Op("get", B + "/env", "The bot's env variables, values masked", BOT, EnvList),
     Op(
@@ -288,6 +272,13 @@ OPS = [
         console.TagsRequest,
     ),
     Op(
+        "get",
+        B + "/conversations",
+        "The bot's conversations in progress, longest waiting first (supervisor role)",
+        AGENT,
+        oversight.InProgressList,
+    ),
+    Op(
         "post",
         B + "/offline-messages/{message_id}/handled",
         "Mark a message left for the bot's agents handled (once; again answers the same)",
@@ -344,6 +335,28 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields as query parameters (an optional one: its non-null type)."""
+    schema = model.model_json_schema()
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", ()),
+                "schema": prop,
+            }
+        )
+    return params
+
+
 _TIME = {"type": "string", "format": "date-time"}
 _STATS_QUERY = [
     _query(
@@ -372,6 +385,13 @@ _QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
         _query("format", {"type": "string", "enum": ["json", "csv"]}, "csv: the series as CSV"),
     ],
     "/api/v1/stats/live": _STATS_QUERY,
+    B + "/conversations": _query_params(oversight.InProgressQuery),
+    B + "/actions/{name}/logs": [
+        _query("limit", {"type": "integer"}, "1-500; others are clamped"),
+        _query("ok", {"type": "string", "enum": ["true", "false"]}, "only successes or failures"),
+        _query("stage", {"type": "string", "enum": ["staging", "production"]}, "one stage"),
+        _query("since", _TIME, "entries from this ISO time with a zone on (default: a day ago)"),
+    ],
 }
 
 
@@ -427,8 +447,7 @@ def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
     }
     paths: dict[str, dict[str, Any]] = {}
     for op in OPS:
-        params = _params(op.path) + [{**q, "in": "query", "required": False} for q in op.query]
-        item: dict[str, Any] = {"summary": op.summary, "parameters": params}
+        item: dict[str, Any] = {"summary": op.summary, "parameters": _params(op.path)}
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:

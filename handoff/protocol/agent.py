@@ -23,8 +23,11 @@ __all__ = [
     "QueueRequest",
     "SendMessage",
     "SetStatus",
+    "TakeOver",
     "Transfer",
     "Typing",
+    "UnwatchConversation",
+    "WatchConversation",
     "error_ack",
     "ok_ack",
 ]
@@ -102,6 +105,24 @@ class History(_In):
     conversation_id: str = _ID
     after_seq: Seq = 0
     limit: int = Field(default=200, ge=1, le=1000)
+
+
+class WatchConversation(_In):
+    """A supervisor follows a conversation read-only."""
+
+    conversation_id: str = _ID
+    after_seq: Seq | None = None
+    """Messages after this one in the ack; left out: those of the current handoff."""
+
+
+class UnwatchConversation(_In):
+    conversation_id: str = _ID
+
+
+class TakeOver(_In):
+    """A supervisor takes a conversation themselves: a queued one, or another agent's."""
+
+    conversation_id: str = _ID
 
 
 def ok_ack(**fields: Any) -> dict[str, Any]:

@@ -128,6 +128,11 @@ class AgentActions:
                         ev.MESSAGES_DELIVERED,
                         {"conversation_id": conversation_id, "seq": stored.seq},
                     )
+            await ctx.tell_watchers(
+                conversation_id,
+                ev.WATCHED_MESSAGE,
+                {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+            )
         else:  # a retry: delivered if it was, then or since
             delivered = stored.seq <= await ctx.state.widget_seen(conversation_id)
         return Sent(stored, delivered)
@@ -139,6 +144,11 @@ class AgentActions:
             ev.AGENT_TYPING,
             {"typing": typing, "agent": {"name": record.name}},
             rich=True,
+        )
+        await self._ctx.tell_watchers(
+            conversation_id,
+            ev.WATCHED_TYPING,
+            {"conversation_id": conversation_id, "sender": "agent", "typing": typing},
         )
 
     async def close(

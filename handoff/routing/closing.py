@@ -47,6 +47,7 @@ class Closer:
                 text = wording.closed(agent_name)
             await ctx.notifier.widget(cid, ev.TO_USER, {"message": text, "sender": "system"})
         await ctx.notifier.end_widget(cid)
+        await ctx.notifier.end_watchers(cid)
         await ctx.state.forget(cid)
         await self._dispatcher.dispatch(view.bot_id)
         return closed

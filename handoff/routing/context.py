@@ -13,6 +13,7 @@ from typing import Any
 
 from handoff.config import Settings
 from handoff.errors import BadRequest, TooLarge
+from handoff.protocol import events as ev
 from handoff.protocol.common import ConversationView
 from handoff.routing.bot_events import events_for
 from handoff.routing.bots import BotDirectory
@@ -29,7 +30,10 @@ from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.stats import StatsRepo
 from handoff.storage.writer import MessageWriter
 
-__all__ = ["Context", "Stores", "is_blank"]
+__all__ = ["WATCHES", "Context", "Stores", "is_blank"]
+
+WATCHES = "watch"
+"""The routing state's connection count of a conversation's watches (supervisors)."""
 
 # Characters that show nothing on their own: formats (zero-width space, joiners, the
 # BOM, bidi marks), controls, separators, and marks with no base to sit on.
@@ -91,7 +95,7 @@ class Context:
         except IllegalTransition as exc:
             raise InvalidState(str(exc)) from None
         try:
-            return await self.stores.conversations.transition(
+            moved = await self.stores.conversations.transition(
                 view.conversation_id,
                 step,
                 actor=actor,
@@ -100,6 +104,22 @@ class Context:
             )
         except StaleState:
             raise ConversationChanged() from None
+        # Every move passes here, so supervisors watching it learn each one from one place.
+        await self.tell_watchers(
+            moved.conversation_id,
+            ev.WATCHED_STATE,
+            {"conversation": moved.model_dump(mode="json"), "transition": transition.value},
+        )
+        return moved
+
+    async def tell_watchers(self, conversation_id: str, event: str, data: dict[str, Any]) -> None:
+        """Emit to the sockets watching the conversation, if any.
+
+        The count of watches is asked first: with several processes an emit is a publish
+        to all of them, a cost every message would pay for the rare watched conversation.
+        """
+        if await self.state.touch_connection(WATCHES, conversation_id, 0) > 0:
+            await self.notifier.watchers(conversation_id, event, data)
 
     async def wait_limit(self, bot_id: str) -> float:
         """How long a conversation of this bot may wait for an agent, in seconds."""

@@ -71,13 +71,16 @@ class Dispatcher:
         await self._queue.announce(bot_id)
 
     async def assign(
-        self, bot_id: str, conversation_id: str, agent_id: str, *, actor: str
+        self, bot_id: str, conversation_id: str, agent_id: str, *, actor: str, step_in: bool = False
     ) -> ConversationView:
-        """Give a queued conversation to the agent; tell both sides."""
+        """Give a queued conversation to the agent; tell both sides.
+
+        ``step_in``: a supervisor takes it over, whatever their status and capacity.
+        """
         ctx = self._ctx
         # The atomic claim comes first: losing it costs no database round trip,
         # which matters when many dispatches race over one queue.
-        entry = await ctx.state.claim(bot_id, conversation_id, agent_id)
+        entry = await ctx.state.claim(bot_id, conversation_id, agent_id, step_in=step_in)
         if entry is None:
             raise AlreadyAssigned()
         try:

@@ -138,9 +138,11 @@ class MemoryState:
         return None
 
     # assignment -------------------------------------------------------------
-    def _can_take(self, agent_id: str, bot_id: str) -> Presence | None:
+    def _can_take(self, agent_id: str, bot_id: str, step_in: bool = False) -> Presence | None:
         agent = self._agents.get(agent_id)
-        if agent is None or bot_id not in agent.bots or not agent.available():
+        if agent is None or bot_id not in agent.bots:
+            return None
+        if not (agent.connected if step_in else agent.available()):
             return None
         return agent
 
@@ -150,8 +152,10 @@ class MemoryState:
         agent.load = len(self._by_agent[agent.agent_id])
         agent.last_assigned_at = time.time()
 
-    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
-        agent = self._can_take(agent_id, bot_id)
+    async def claim(
+        self, bot_id: str, conversation_id: str, agent_id: str, *, step_in: bool = False
+    ) -> QueueEntry | None:
+        agent = self._can_take(agent_id, bot_id, step_in)
         if agent is None or conversation_id in self._assigned:
             return None
         entry = self._remove(bot_id, conversation_id)
@@ -160,10 +164,18 @@ class MemoryState:
         self._assign(conversation_id, agent)
         return entry
 
-    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
+    async def move(
+        self,
+        conversation_id: str,
+        from_agent: str,
+        to_agent: str,
+        bot_id: str,
+        *,
+        step_in: bool = False,
+    ) -> bool:
         if self._assigned.get(conversation_id) != from_agent or from_agent == to_agent:
             return False
-        agent = self._can_take(to_agent, bot_id)
+        agent = self._can_take(to_agent, bot_id, step_in)
         if agent is None:
             return False
         self._unassign(conversation_id)

@@ -21,3 +21,9 @@ class Notifier(Protocol):
 
     async def end_widget(self, conversation_id: str) -> None:
         """Send ``disconnect_socket`` and unbind every widget socket of the conversation."""
+
+    async def watchers(self, conversation_id: str, event: str, data: dict[str, Any]) -> None:
+        """Emit to every agent socket watching the conversation (read-only)."""
+
+    async def end_watchers(self, conversation_id: str) -> None:
+        """The handoff ended: nobody watches the conversation any more."""

@@ -33,14 +33,18 @@ __all__ = [
 ]
 
 # The rule of MemoryState._can_take: the agent exists, serves the bot, is connected,
-# online, and below their capacity.
+# online, and below their capacity; a supervisor stepping in (step_in '1') needs only
+# to exist, be connected and serve the bot.
 _CAN_TAKE = """
-local function can_take(agent_key, conversations_key, bot_id)
+local function can_take(agent_key, conversations_key, bot_id, step_in)
   local a = redis.call('HMGET', agent_key, 'status', 'connected', 'capacity', 'bots')
-  if not a[1] or a[1] ~= 'online' or a[2] ~= '1' then
+  if not a[1] or a[2] ~= '1' then
     return false
   end
-  if redis.call('SCARD', conversations_key) >= tonumber(a[3]) then
+  if step_in ~= '1' and a[1] ~= 'online' then
+    return false
+  end
+  if step_in ~= '1' and redis.call('SCARD', conversations_key) >= tonumber(a[3]) then
     return false
   end
   for _, bot in ipairs(cjson.decode(a[4])) do
@@ -151,8 +155,8 @@ CLAIM = (
     _CAN_TAKE
     + """
 -- KEYS: agent, agent_conversations, assigned, queue, queue_entries, queue_priorities
--- ARGV: bot id, conversation id, agent id, now
-if not can_take(KEYS[1], KEYS[2], ARGV[1]) then
+-- ARGV: bot id, conversation id, agent id, now, step_in ('1' or '0')
+if not can_take(KEYS[1], KEYS[2], ARGV[1], ARGV[5]) then
   return false
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then
@@ -176,11 +180,11 @@ MOVE = (
     _CAN_TAKE
     + """
 -- KEYS: assigned, from agent_conversations, to agent, to agent_conversations
--- ARGV: conversation id, from agent, to agent, bot id, now
+-- ARGV: conversation id, from agent, to agent, bot id, now, step_in ('1' or '0')
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] or ARGV[2] == ARGV[3] then
   return 0
 end
-if not can_take(KEYS[3], KEYS[4], ARGV[4]) then
+if not can_take(KEYS[3], KEYS[4], ARGV[4], ARGV[6]) then
   return 0
 end
 redis.call('SREM', KEYS[2], ARGV[1])

@@ -26,6 +26,11 @@ from handoff.storage.redis_keys import ANNOUNCEMENT_TTL_SECONDS, DEFAULT_PREFIX,
 __all__ = ["RedisRoutingState"]
 
 
+def _flag(value: bool) -> str:
+    """A boolean as the scripts read it."""
+    return "1" if value else "0"
+
+
 def _text(value: Any) -> str:
     """A reply as text, whether or not the client decodes responses."""
     return value.decode() if isinstance(value, bytes) else str(value)
@@ -260,7 +265,9 @@ class RedisRoutingState:
         return at + 1 if isinstance(at, int) else None
 
     # assignment -------------------------------------------------------------
-    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
+    async def claim(
+        self, bot_id: str, conversation_id: str, agent_id: str, *, step_in: bool = False
+    ) -> QueueEntry | None:
         k = self._keys
         entry = await self._claim(
             keys=[
@@ -269,11 +276,19 @@ class RedisRoutingState:
                 k.assigned,
                 *self._queue_keys(bot_id),
             ],
-            args=[bot_id, conversation_id, agent_id, repr(time.time())],
+            args=[bot_id, conversation_id, agent_id, repr(time.time()), _flag(step_in)],
         )
         return None if entry is None else _entry(entry)
 
-    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
+    async def move(
+        self,
+        conversation_id: str,
+        from_agent: str,
+        to_agent: str,
+        bot_id: str,
+        *,
+        step_in: bool = False,
+    ) -> bool:
         k = self._keys
         moved = await self._move(
             keys=[
@@ -282,7 +297,7 @@ class RedisRoutingState:
                 k.agent(to_agent),
                 k.agent_conversations(to_agent),
             ],
-            args=[conversation_id, from_agent, to_agent, bot_id, repr(time.time())],
+            args=[conversation_id, from_agent, to_agent, bot_id, repr(time.time()), _flag(step_in)],
         )
         return bool(moved)
 

@@ -18,9 +18,12 @@ __all__ = [
     "ConversationChanged",
     "ConversationClosed",
     "InvalidState",
+    "NotAssigned",
+    "NotInProgress",
     "NotQueued",
     "NotYourBot",
     "NotYourConversation",
+    "ReadOnly",
     "UnknownBot",
     "UnknownConversation",
 ]
@@ -79,6 +82,42 @@ class NotQueued(Conflict):
 
     def __init__(self) -> None:
         super().__init__("this conversation is not waiting in the queue", field="conversation_id")
+
+
+class NotInProgress(Conflict):
+    """A supervisor's step into a conversation that is not queued or assigned."""
+
+    code = "not_in_progress"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this conversation is not in progress yet: the person's widget has not connected",
+            field="conversation_id",
+        )
+
+
+class NotAssigned(Conflict):
+    """A supervisor's transfer of a conversation nobody holds."""
+
+    code = "not_assigned"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "only a conversation an agent holds is transferred; take over a queued one instead",
+            field="conversation_id",
+        )
+
+
+class ReadOnly(Forbidden):
+    """A socket watching a conversation tried to write in it."""
+
+    code = "read_only"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "you are watching this conversation read-only; take it over to write in it",
+            field="conversation_id",
+        )
 
 
 class AlreadyAssigned(Conflict):

@@ -5,7 +5,8 @@ routing state. Behind the facade each concept has its own module: the bot side
 (:mod:`.bot_side`, :mod:`.availability`), the widget session (:mod:`.widget_session`), the queue
 (:mod:`.queueing`), assignment (:mod:`.dispatch`), closing (:mod:`.closing`),
 agent presence (:mod:`.presence`), agent actions (:mod:`.agent_actions`,
-:mod:`.transfers`), deadlines (:mod:`.timers`) and recovery (:mod:`.recovery`).
+:mod:`.transfers`), supervisors (:mod:`.oversight`), deadlines (:mod:`.timers`) and
+recovery (:mod:`.recovery`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from handoff.routing.dispatch import Dispatcher
 from handoff.routing.messages_left import MessagesLeft
 from handoff.routing.notes import ConversationNotes
 from handoff.routing.notifier import Notifier
+from handoff.routing.oversight import Oversight
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
 from handoff.routing.recovery import recover
@@ -104,9 +106,16 @@ class HandoffService:
         self.accept = actions.accept
         self.agent_message = actions.send
         self.agent_typing = actions.typing
-        self.transfer = Transfers(ctx, actions, queue, dispatcher).transfer
+        transfers = Transfers(ctx, actions, queue, dispatcher)
+        self.transfer = transfers.transfer
         self.close = actions.close
         self.history = actions.history
+        # supervisors
+        oversight = Oversight(ctx, transfers, dispatcher, queue)
+        self.conversations_in_progress = oversight.in_progress
+        self.watch = oversight.watch
+        self.unwatched = oversight.unwatched
+        self.take_over = oversight.take_over
         # the console's REST side
         colleagues = Colleagues(ctx)
         self.agent_profile = colleagues.profile

@@ -72,15 +72,30 @@ class RoutingState(Protocol):
     async def position(self, bot_id: str, conversation_id: str) -> int | None: ...
 
     # assignment
-    async def claim(self, bot_id: str, conversation_id: str, agent_id: str) -> QueueEntry | None:
+    async def claim(
+        self, bot_id: str, conversation_id: str, agent_id: str, *, step_in: bool = False
+    ) -> QueueEntry | None:
         """Atomically take a queued conversation for an available agent.
 
         Returns the queue entry taken (to put back with ``enqueue(at_head=True)`` if
         storing the assignment fails), or None when the conversation or the agent was lost.
+        ``step_in``: a supervisor taking it over; see :meth:`move`.
         """
 
-    async def move(self, conversation_id: str, from_agent: str, to_agent: str, bot_id: str) -> bool:
-        """Atomically hand an assigned conversation to another available agent."""
+    async def move(
+        self,
+        conversation_id: str,
+        from_agent: str,
+        to_agent: str,
+        bot_id: str,
+        *,
+        step_in: bool = False,
+    ) -> bool:
+        """Atomically hand an assigned conversation to another available agent.
+
+        ``step_in``: ``to_agent`` is a supervisor taking it over, who needs only to serve
+        the bot and be connected; their status and capacity do not stop them.
+        """
 
     async def release(self, conversation_id: str) -> str | None:
         """End an assignment; returns the agent who had it."""

@@ -198,6 +198,11 @@ class WidgetSession:
                     "sent_at": stored.sent_at.isoformat(),
                 },
             )
+        await ctx.tell_watchers(
+            conversation_id,
+            ev.WATCHED_MESSAGE,
+            {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+        )
         return stored
 
     async def transcript(
@@ -224,13 +229,11 @@ class WidgetSession:
             # does not fill it in sends []: that must not wipe a transcript we have.
             return
         await messages.replace_transcript(conversation_id, items)
+        shown = {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]}
+        await ctx.tell_watchers(conversation_id, ev.WATCHED_TRANSCRIPT, shown)
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
-            await ctx.notifier.agent(
-                agent_id,
-                ev.TRANSCRIPT,
-                {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]},
-            )
+            await ctx.notifier.agent(agent_id, ev.TRANSCRIPT, shown)
 
     async def typing(
         self, conversation_id: str, typing: bool, *, generation: int | None = None
@@ -241,6 +244,11 @@ class WidgetSession:
             await self._ctx.notifier.agent(
                 agent_id, ev.USER_TYPING, {"conversation_id": conversation_id, "typing": typing}
             )
+        await self._ctx.tell_watchers(
+            conversation_id,
+            ev.WATCHED_TYPING,
+            {"conversation_id": conversation_id, "sender": "user", "typing": typing},
+        )
 
     async def delivered(
         self, conversation_id: str, seq: int, *, generation: int | None = None

@@ -6,17 +6,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from handoff.config import Settings
-from handoff.errors import HandoffError, StorageUnavailable, Unauthorized
+from handoff.errors import BadRequest, HandoffError, StorageUnavailable, Unauthorized
 from handoff.metrics import CONNECTIONS
 from handoff.protocol import agent as proto
 from handoff.protocol import events as ev
 from handoff.routing.model import AgentStatus
+from handoff.routing.refusals import NotYourConversation, ReadOnly
 from handoff.routing.service import HandoffService
 from handoff.security import Grant, TokenSigner
 from handoff.sockets import rooms
@@ -29,6 +30,7 @@ __all__ = ["AgentNamespace"]
 log = logging.getLogger("handoff.sockets.agent")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 Ack = dict[str, Any]
 
@@ -40,15 +42,29 @@ class Route(Generic[M]):
     model: type[M]
     handler: Callable[[AgentRecord, M], Awaitable[Ack]]
 
-    def __call__(self, record: AgentRecord, data: object) -> Awaitable[Ack]:
+    def __call__(self, sid: str, record: AgentRecord, data: object) -> Awaitable[Ack]:
         """Validate ``data`` (a :class:`BadRequest` naming the field) and hand it over."""
         return self.handler(record, parse(self.model, data))
+
+
+@dataclass(frozen=True, slots=True)
+class SocketRoute(Generic[M]):
+    """A request whose handler needs its socket too (rooms, what the socket watches)."""
+
+    model: type[M]
+    handler: Callable[[str, AgentRecord, M], Awaitable[Ack]]
+
+    def __call__(self, sid: str, record: AgentRecord, data: object) -> Awaitable[Ack]:
+        return self.handler(sid, record, parse(self.model, data))
 
 
 # The table is typed by what a route does, not as ``Route[Any]``: with that as
 # the context, mypy infers ``M = Any`` and misses a handler paired with the
 # wrong model.
-_Request = Callable[[AgentRecord, object], Awaitable[Ack]]
+_Request = Callable[[str, AgentRecord, object], Awaitable[Ack]]
+
+MAX_WATCHED = 50
+"""Conversations one socket may watch at once."""
 
 
 @dataclass(slots=True)
@@ -60,6 +76,8 @@ class _Session:
     grant: Grant
     bucket: Bucket
     ended: HandoffError | None = None
+    watching: set[str] = field(default_factory=set)
+    """Conversations this socket watches read-only (their rooms go with the socket)."""
 
 
 class AgentNamespace(Namespace):
@@ -84,11 +102,14 @@ class AgentNamespace(Namespace):
             "set_status": Route(proto.SetStatus, self._set_status),
             "queue": Route(proto.QueueRequest, self._queue),
             "accept": Route(proto.Accept, self._accept),
-            "send_message": Route(proto.SendMessage, self._send_message),
-            "typing": Route(proto.Typing, self._typing),
+            "send_message": SocketRoute(proto.SendMessage, self._send_message),
+            "typing": SocketRoute(proto.Typing, self._typing),
             "transfer": Route(proto.Transfer, self._transfer),
-            "close": Route(proto.Close, self._close),
+            "close": SocketRoute(proto.Close, self._close),
             "history": Route(proto.History, self._history),
+            "watch_conversation": SocketRoute(proto.WatchConversation, self._watch),
+            "unwatch_conversation": SocketRoute(proto.UnwatchConversation, self._unwatch),
+            "take_over": Route(proto.TakeOver, self._take_over),
         }
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
@@ -125,6 +146,8 @@ class AgentNamespace(Namespace):
         session = self._sessions.pop(sid, None)
         if session is not None:
             CONNECTIONS.labels("agent").dec()
+            for cid in session.watching:  # its rooms went with it
+                await handle("disconnect", sid, _unwatched(self._service, cid), self._events)
             agent_id = session.record.id
             await handle(
                 "disconnect", sid, lambda: self._service.agent_disconnected(agent_id), self._events
@@ -188,7 +211,7 @@ class AgentNamespace(Namespace):
                 self._end(sid, session, error)
                 raise error
             # No payload stands for {} here: `queue` and the like need none.
-            return await route(session.record, one_payload(args[1:]))
+            return await route(sid, session.record, one_payload(args[1:]))
 
         result, error = await handle(event, sid, step, self._events)
         return proto.error_ack(error) if error is not None else result
@@ -209,14 +232,30 @@ class AgentNamespace(Namespace):
         view = await self._service.accept(record, req.conversation_id)
         return proto.ok_ack(conversation=view.model_dump(mode="json"))
 
-    async def _send_message(self, record: AgentRecord, req: proto.SendMessage) -> Ack:
-        sent = await self._service.agent_message(
-            record, req.conversation_id, req.text, req.client_msg_id
+    async def _writes(self, sid: str, conversation_id: str, work: Awaitable[T]) -> T:
+        """``work``, whose refusal says "read-only" when this socket watches the conversation."""
+        try:
+            return await work
+        except NotYourConversation:
+            session = self._sessions.get(sid)
+            if session is not None and conversation_id in session.watching:
+                raise ReadOnly() from None
+            raise
+
+    async def _send_message(self, sid: str, record: AgentRecord, req: proto.SendMessage) -> Ack:
+        sent = await self._writes(
+            sid,
+            req.conversation_id,
+            self._service.agent_message(record, req.conversation_id, req.text, req.client_msg_id),
         )
         return proto.ok_ack(message=sent.message.model_dump(mode="json"), delivered=sent.delivered)
 
-    async def _typing(self, record: AgentRecord, req: proto.Typing) -> Ack:
-        await self._service.agent_typing(record, req.conversation_id, req.typing)
+    async def _typing(self, sid: str, record: AgentRecord, req: proto.Typing) -> Ack:
+        await self._writes(
+            sid,
+            req.conversation_id,
+            self._service.agent_typing(record, req.conversation_id, req.typing),
+        )
         return proto.ok_ack()
 
     async def _transfer(self, record: AgentRecord, req: proto.Transfer) -> Ack:
@@ -229,8 +268,10 @@ class AgentNamespace(Namespace):
         )
         return proto.ok_ack(conversation=view.model_dump(mode="json"))
 
-    async def _close(self, record: AgentRecord, req: proto.Close) -> Ack:
-        view = await self._service.close(record, req.conversation_id, req.outcome)
+    async def _close(self, sid: str, record: AgentRecord, req: proto.Close) -> Ack:
+        view = await self._writes(
+            sid, req.conversation_id, self._service.close(record, req.conversation_id, req.outcome)
+        )
         return proto.ok_ack(conversation=view.model_dump(mode="json"))
 
     async def _history(self, record: AgentRecord, req: proto.History) -> Ack:
@@ -240,5 +281,55 @@ class AgentNamespace(Namespace):
         return proto.ok_ack(messages=[m.model_dump(mode="json") for m in messages])
 
 
+    async def _watch(self, sid: str, record: AgentRecord, req: proto.WatchConversation) -> Ack:
+        session = self._sessions[sid]
+        cid = req.conversation_id
+        if cid not in session.watching and len(session.watching) >= MAX_WATCHED:
+            raise BadRequest(
+                f"this socket watches {MAX_WATCHED} conversations already; unwatch one first",
+                field="conversation_id",
+                code="too_many_watched",
+            )
+        room = rooms.watch_room(cid)
+        was = cid in session.watching
+
+        async def joined() -> bool:
+            await self.enter_room(sid, room)
+            session.watching.add(cid)
+            return not was
+
+        try:
+            watched = await self._service.watch(record, cid, req.after_seq, joined=joined)
+        except BaseException:
+            if not was:  # a refusal leaves no room joined
+                session.watching.discard(cid)
+                await self.leave_room(sid, room)
+            raise
+        return proto.ok_ack(
+            conversation=watched.conversation.model_dump(mode="json"),
+            messages=[m.model_dump(mode="json") for m in watched.messages],
+            transcript=[t.model_dump() for t in watched.transcript],
+            user_connected=watched.user_connected,
+        )
+
+    async def _unwatch(self, sid: str, record: AgentRecord, req: proto.UnwatchConversation) -> Ack:
+        session = self._sessions[sid]
+        cid = req.conversation_id
+        was = cid in session.watching
+        session.watching.discard(cid)
+        await self.leave_room(sid, rooms.watch_room(cid))
+        if was:
+            await self._service.unwatched(cid)
+        return proto.ok_ack(was_watching=was)
+
+    async def _take_over(self, record: AgentRecord, req: proto.TakeOver) -> Ack:
+        view = await self._service.take_over(record, req.conversation_id)
+        return proto.ok_ack(conversation=view.model_dump(mode="json"))
+
+
 def _expired() -> Unauthorized:
     return Unauthorized("the token has expired; sign in again", field="token")
+
+
+def _unwatched(service: HandoffService, conversation_id: str) -> Callable[[], Awaitable[None]]:
+    return lambda: service.unwatched(conversation_id)

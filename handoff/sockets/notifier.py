@@ -47,3 +47,11 @@ class SocketNotifier:
         await self._sio.close_room(
             rooms.widget_room(conversation_id, rich=True), namespace=ev.WIDGET_NAMESPACE
         )
+
+    async def watchers(self, conversation_id: str, event: str, data: dict[str, Any]) -> None:
+        await self._sio.emit(
+            event, data, room=rooms.watch_room(conversation_id), namespace=ev.AGENT_NAMESPACE
+        )
+
+    async def end_watchers(self, conversation_id: str) -> None:
+        await self._sio.close_room(rooms.watch_room(conversation_id), namespace=ev.AGENT_NAMESPACE)

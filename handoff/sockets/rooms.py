@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["agent_room", "bot_room", "widget_room"]
+__all__ = ["agent_room", "bot_room", "watch_room", "widget_room"]
 
 
 def widget_room(conversation_id: str, *, rich: bool = False) -> str:
@@ -18,3 +18,8 @@ def agent_room(agent_id: str) -> str:
 def bot_room(bot_id: str) -> str:
     """Every connected agent who serves the bot."""
     return f"bot:{bot_id}"
+
+
+def watch_room(conversation_id: str) -> str:
+    """Agent sockets watching a conversation read-only (supervisors)."""
+    return f"watch:{conversation_id}"

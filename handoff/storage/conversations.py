@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,7 +23,7 @@ from handoff.storage.db import aware, utcnow
 from handoff.storage.outbox import OutboxSignal, add_events
 from handoff.storage.tables import conversation_events, conversations, messages
 
-__all__ = ["ConversationRepo", "Move", "StaleState"]
+__all__ = ["ConversationRepo", "InProgress", "Move", "StaleState"]
 
 
 class Move(Protocol):
@@ -36,6 +37,16 @@ class Move(Protocol):
     def target(self) -> ConversationState: ...
     @property
     def close_reason(self) -> CloseReason | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InProgress:
+    """A conversation in progress as a supervisor lists it."""
+
+    view: ConversationView
+    wait_seconds: float | None
+    """Queued to assigned, stored with the assignment (None while it still waits)."""
+    last_message_at: datetime | None
 
 
 class StaleState(Exception):
@@ -156,6 +167,39 @@ class ConversationRepo:
                 )
             ).all()
         return [_view(r) for r in rows]
+
+    async def in_progress(
+        self, bot_id: str, states: Collection[ConversationState], *, limit: int
+    ) -> list[InProgress]:
+        """The bot's conversations in ``states``, longest waiting first, at most ``limit``.
+
+        Queued ones first (by when they were queued), then assigned ones (by when they
+        were assigned); each with the time of its last message, read in the same query.
+        """
+        last = (
+            sa.select(sa.func.max(messages.c.sent_at))
+            .where(messages.c.conversation_id == conversations.c.id)
+            .scalar_subquery()
+        )
+        queued = conversations.c.state == ConversationState.QUEUED
+        # A conversation queued again keeps its earlier assigned_at: order by the right one.
+        since = sa.case((queued, conversations.c.queued_at), else_=conversations.c.assigned_at)
+        query = (
+            sa.select(conversations, last.label("last_message_at"))
+            .where(conversations.c.bot_id == bot_id, conversations.c.state.in_(list(states)))
+            .order_by(sa.case((queued, 0), else_=1), since, conversations.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            InProgress(
+                _view(r),
+                r._mapping["wait_seconds"],
+                aware(r._mapping["last_message_at"]),
+            )
+            for r in rows
+        ]
 
     async def transition(
         self,

@@ -321,6 +321,28 @@ async def test_move_hands_a_conversation_to_an_available_agent(state: RoutingSta
     assert not await state.move("c1", "a2", "a1", "b2")  # a1 does not serve b2
 
 
+async def test_a_supervisor_steps_in_past_status_and_capacity(state: RoutingState) -> None:
+    """``step_in``: connected and serving the bot is enough; away and full do not stop it."""
+    await state.put_agent(agent("a1"))
+    sup = agent("sup")
+    sup.status = AgentStatus.AWAY
+    await state.put_agent(sup)
+    for cid in ("c1", "c2", "c3"):
+        await state.enqueue(entry(cid))
+    assert await state.claim("b1", "c1", "a1")
+    assert await state.claim("b1", "c2", "sup") is None  # away: not without step_in
+    assert await state.claim("b1", "c2", "sup", step_in=True) == entry("c2")
+    assert not await state.move("c1", "a1", "sup", "b1")  # full now
+    assert await state.move("c1", "a1", "sup", "b1", step_in=True)
+    assert await state.agent_conversations("sup") == ["c1", "c2"]
+    taken = await state.get_agent("sup")
+    assert taken is not None and taken.load == 2
+    assert not await state.move("c1", "sup", "a1", "b2", step_in=True)  # a1 serves b1 only
+    await state.update_agent("sup", connected=False)
+    assert await state.claim("b1", "c3", "sup", step_in=True) is None  # not connected
+    assert await state.claim("b1", "c3", "nobody", step_in=True) is None
+
+
 async def test_release_ends_an_assignment_once(state: RoutingState) -> None:
     assert await state.release("c1") is None
     await state.put_agent(agent("a1"))

@@ -12,6 +12,7 @@ import { personName } from "./conversations.js";
 import { STATUS_KEY, explain } from "./messages.js";
 import { eventHandlers } from "./events.js";
 import { conversationActions } from "./conversation_actions.js";
+import { oversightActions } from "./oversight.js";
 import { clearOutbox, saveOutbox } from "./outbox.js";
 import { hashFor, parseHash } from "./pages.js";
 
@@ -123,6 +124,7 @@ export class Controller {
       if (!conv.ended) this._catchUp(conv.id);
     }
     this._flushPending();
+    this._rewatch();
   }
 
   // --- status --------------------------------------------------------------------
@@ -238,4 +240,4 @@ export class Controller {
   }
 }
 
-Object.assign(Controller.prototype, eventHandlers, conversationActions);
+Object.assign(Controller.prototype, eventHandlers, conversationActions, oversightActions);

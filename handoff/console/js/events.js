@@ -41,7 +41,8 @@ export const eventHandlers = {
         this.updateConv(cid, () => ({ ended: { kind: "released", reason: d.reason } }));
         break;
       case "conversation_transferred":
-        this.updateConv(cid, () => ({ ended: { kind: "transferred", to: d.to_agent_id || d.to_team } }));
+        this.updateConv(cid, () => ({ ended: { kind: "transferred", to: d.to_agent_id || d.to_team,
+          byName: d.by_agent_id ? d.by_agent_name || "A supervisor" : null, took: d.by_agent_id && d.by_agent_id === d.to_agent_id } }));
         break;
       case "note_added":
         this.updateConv(cid, (c) => (c.notes && !c.notes.some((n) => n.id === d.note.id)
@@ -56,6 +57,7 @@ export const eventHandlers = {
         this.set((s) => ({ offline: s.offline.filter((m) => m.id !== d.message_id) }));
         break;
       default:
+        if (name.startsWith("watched_")) this._watchEvent(name, d); // oversight.js
         break;
     }
   },

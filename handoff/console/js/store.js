@@ -47,7 +47,8 @@ export function initialState() {
     order: [], // conversation ids, newest first
     selected: null,
     canned: {}, // bot_id -> [canned response]
-    dialog: null, // {kind: transfer|close|canned|settings|help, ...}
+    dialog: null, // {kind: transfer|close|canned|settings|help|watch-transfer, ...}
+    watching: null, // the conversation a supervisor watches read-only (oversight.js)
     errors: {}, // control key -> message shown beside it
     showDetails: false,
   };

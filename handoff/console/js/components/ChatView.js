@@ -7,7 +7,11 @@ import { Composer } from "./Composer.js";
 
 const ENDED = {
   closed: (e) => `This conversation has ended (${e.reason || "resolved"}).`,
-  transferred: (e) => `You transferred this conversation${e.to ? ` to ${e.to}` : ""}.`,
+  transferred: (e) => {
+    if (e.took) return `${e.byName} took this conversation over.`;
+    if (e.byName) return `${e.byName} transferred this conversation${e.to ? ` to ${e.to}` : ""}.`;
+    return `You transferred this conversation${e.to ? ` to ${e.to}` : ""}.`;
+  },
   released: () => "This conversation went back to the queue.",
 };
 

@@ -23,7 +23,9 @@ export function TransferDialog({ s, conv, ctl }) {
       setRoster({ agents: [], teams });
     });
   }, [botId]);
-  const agents = ((roster && roster.agents) || []).filter((a) => a.id !== (s.me && s.me.id));
+  // Neither oneself nor whoever holds it now (a supervisor may transfer another's).
+  const holder = conv.conversation.agent_id;
+  const agents = ((roster && roster.agents) || []).filter((a) => a.id !== (s.me && s.me.id) && a.id !== holder);
   const teams = (roster && roster.teams) || [];
   const submit = async (e) => {
     e.preventDefault();
