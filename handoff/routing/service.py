@@ -15,6 +15,9 @@ from collections.abc import Collection
 from handoff.config import Settings
 from handoff.dialogues.presets import Presets
 from handoff.errors import HandoffError
+from handoff.routing.admin_agents import AdminAgents
+from handoff.routing.admin_bots import AdminBots
+from handoff.routing.admin_teams import AdminTeams
 from handoff.routing.agent_actions import AgentActions
 from handoff.routing.availability import Availability
 from handoff.routing.bot_side import BotSide
@@ -116,6 +119,13 @@ class HandoffService:
         self.notes = notes.notes
         self.add_note = notes.add_note
         self.set_tags = notes.set_tags
+        # the admin pages (each checks the caller's role)
+        self.admin_bots = AdminBots(ctx)
+        """Bots: ``visible``, ``create``, ``rotate_key``."""
+        self.admin_agents = AdminAgents(ctx)
+        """Agents: ``all``, ``get``, ``create``, ``update``, ``reset_password``, ``delete``."""
+        self.admin_teams = AdminTeams(ctx)
+        """A bot's teams: ``of_bot``, ``set_members``, ``rename``, ``delete``."""
         # housekeeping
         self.sweep = timers.sweep
 

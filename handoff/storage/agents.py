@@ -16,9 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.storage.db import utcnow
 from handoff.storage.tables import agent_bots, agents
 
-__all__ = ["AgentRecord", "AgentRepo"]
+__all__ = ["AgentRecord", "AgentRepo", "LastAdmin"]
 
 _hasher = PasswordHasher()
+
+
+class LastAdmin(Exception):
+    """The change would leave no active (neither disabled nor deleted) admin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +231,135 @@ class AgentRepo:
                     agents.update().where(agents.c.id == row.id).values(password_hash=new_hash)
                 )
         return await self.get(row.id)
+
+
+    async def list_all(self) -> list[AgentRecord]:
+        """Every agent not deleted (disabled ones too), by name."""
+        async with self._engine.connect() as conn:
+            ids = (
+                await conn.scalars(sa.select(agents.c.id).where(agents.c.deleted_at.is_(None)))
+            ).all()
+        found = await self.get_many(ids)
+        return sorted(found.values(), key=lambda r: (r.name.casefold(), r.id))
+
+    async def change(
+        self,
+        agent_id: str,
+        *,
+        values: dict[str, Any] | None = None,
+        disabled: bool | None = None,
+        bots: dict[str, list[str]] | None = None,
+        delete: bool = False,
+    ) -> AgentRecord | None:
+        """Change an agent in one transaction that keeps at least one active admin.
+
+        ``values``: columns (``name``, ``role``, ``capacity``); ``bots``: bot id →
+        teams, replacing every link; ``delete`` as :meth:`delete`. Raises
+        :class:`LastAdmin` when the agent is the last active admin and would stop being
+        one. The active admins' rows are locked first (``FOR UPDATE``; SQLite has one
+        writer anyway), so two admins demoting each other at once cannot both succeed.
+        None when there is no such agent (or, after ``delete``, always).
+        """
+        active = sa.and_(agents.c.deleted_at.is_(None), agents.c.disabled_at.is_(None))
+        async with self._engine.begin() as conn:
+            admins = set(
+                (
+                    await conn.scalars(
+                        sa.select(agents.c.id)
+                        .where(active, agents.c.role == "admin")
+                        .with_for_update()
+                    )
+                ).all()
+            )
+            row = (
+                await conn.execute(
+                    sa.select(agents.c.email, agents.c.disabled_at).where(
+                        agents.c.id == agent_id, agents.c.deleted_at.is_(None)
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            stays_admin = (
+                not delete
+                and (values or {}).get("role", "admin") == "admin"
+                and not (disabled if disabled is not None else row.disabled_at is not None)
+            )
+            if admins == {agent_id} and not stays_admin:
+                raise LastAdmin(agent_id)
+            update = dict(values or {})
+            if disabled is not None:
+                update["disabled_at"] = utcnow() if disabled else None
+            if delete:
+                update["deleted_at"] = utcnow()
+                update["email"] = f"deleted:{agent_id}:{row.email}"[:320]
+            if update:
+                await conn.execute(agents.update().where(agents.c.id == agent_id).values(**update))
+            if bots is not None:
+                await conn.execute(agent_bots.delete().where(agent_bots.c.agent_id == agent_id))
+                if bots:
+                    await conn.execute(
+                        agent_bots.insert(),
+                        [
+                            {"agent_id": agent_id, "bot_id": b, "teams": list(t)}
+                            for b, t in bots.items()
+                        ],
+                    )
+        return None if delete else await self.get(agent_id)
+
+    async def team_members(self, bot_id: str) -> dict[str, list[str]]:
+        """The bot's teams: name → the ids of the agents (not deleted) in it."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams)
+                    .join(agents, agents.c.id == agent_bots.c.agent_id)
+                    .where(agent_bots.c.bot_id == bot_id, agents.c.deleted_at.is_(None))
+                    .order_by(agent_bots.c.agent_id)
+                )
+            ).all()
+        teams: dict[str, list[str]] = {}
+        for row in rows:
+            for team in row.teams or []:
+                teams.setdefault(team, []).append(row.agent_id)
+        return teams
+
+    async def set_team(
+        self,
+        bot_id: str,
+        team: str,
+        members: Collection[str] | None,
+        *,
+        new_name: str | None = None,
+    ) -> None:
+        """Set who is in the bot's ``team`` (and rename it), in one transaction.
+
+        ``members``: the agents in it afterwards (those who do not serve the bot are
+        ignored; the caller checks them); None keeps its members. ``new_name``: the
+        team's name afterwards. An empty team no longer exists: teams are the names
+        their members carry per bot.
+        """
+        target = new_name or team
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams).where(
+                        agent_bots.c.bot_id == bot_id
+                    )
+                )
+            ).all()
+            for row in rows:
+                before = list(row.teams or [])
+                after = [t for t in before if t not in (team, target)]
+                keep = (team in before) if members is None else (row.agent_id in members)
+                if keep:
+                    after.append(target)
+                if after != before:
+                    await conn.execute(
+                        agent_bots.update()
+                        .where(agent_bots.c.bot_id == bot_id, agent_bots.c.agent_id == row.agent_id)
+                        .values(teams=after)
+                    )
 
 
 _CHUNK = 500
