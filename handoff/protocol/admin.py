@@ -79,6 +79,12 @@ class AgentCreateRequest(RestBody):
     capacity: Capacity = 3
     bots: BotTeams = Field(default_factory=dict, max_length=MAX_BOTS_PER_AGENT)
 
+    @field_validator("email", mode="before")
+    @classmethod
+    def _trimmed(cls, value: object) -> object:
+        # A pasted address often carries spaces; the stored one is trimmed and lowercase.
+        return value.strip().lower() if isinstance(value, str) else value
+
 
 class AgentPatch(RestBody):
     """Left out means "keep"; ``bots`` replaces the agent's bots and teams as a whole."""
@@ -147,4 +153,3 @@ class TeamPatch(RestBody):
     """``PATCH .../teams/{team}``: a new name, the members kept."""
 
     name: TeamName
-

@@ -147,6 +147,4 @@ class AdminAgents:
 
 
 def _email_taken() -> Conflict:
-    return Conflict(
-        "an agent with this email already exists", field="email", code="email_taken"
-    )
+    return Conflict("an agent with this email already exists", field="email", code="email_taken")
