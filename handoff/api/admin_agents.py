@@ -15,10 +15,12 @@ from handoff.protocol.admin import (
     PasswordView,
 )
 
-__all__ = ["setup_admin_agent_routes"]
+__all__ = ["AGENT_ID_PATTERN", "setup_admin_agent_routes"]
 
 _MANAGE = "managing agents"
-_PATH = "/api/v1/agents/{agent_id}"
+AGENT_ID_PATTERN = r"agt_[A-Za-z0-9_-]{1,60}"
+"""What an agent id looks like; ``/api/v1/agents/me`` stays the signed-in agent's alone."""
+_PATH = "/api/v1/agents/{agent_id:" + AGENT_ID_PATTERN + "}"
 
 
 async def list_agents(request: web.Request) -> web.Response:

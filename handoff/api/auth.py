@@ -40,8 +40,8 @@ async def bot_from_request(request: web.Request) -> BotRecord:
 
 async def agent_from_request(request: web.Request) -> AgentRecord:
     """The signed-in agent, by their token, read fresh: deleted or disabled ones are refused."""
-    agent_id = request.app[SIGNER].verify(bearer(request))
-    return await request.app[SERVICE].signed_in_agent(agent_id, field="Authorization")
+    grant = request.app[SIGNER].grant(bearer(request))
+    return await request.app[SERVICE].signed_in_agent(grant, field="Authorization")
 
 
 async def admin_from_request(request: web.Request, *, to: str) -> AgentRecord:

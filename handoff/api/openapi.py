@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from handoff import __version__
+from handoff.api.admin_agents import AGENT_ID_PATTERN
 from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
@@ -370,6 +371,7 @@ _PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("env", "name"): {"type": "string", "pattern": act.ENV_NAME_PATTERN},
     ("canned-responses", "id"): {"type": "integer", "minimum": 1, "maximum": MAX_INT},
     ("teams", "team"): {"type": "string", "pattern": adm.TEAM_PATTERN},
+    ("agents", "agent_id"): {"type": "string", "pattern": f"^{AGENT_ID_PATTERN}$"},
 }
 
 

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,15 @@ class AgentRecord:
     """bot id → the teams the agent belongs to for that bot."""
     disabled: bool = False
     """Disabled by an operator: may not sign in, and their tokens stop working."""
+    password_changed_at: float | None = None
+    """Epoch seconds of the last password change (None: never): older tokens are refused."""
+
+    def token_revoked(self, signed_at: float) -> bool:
+        """Whether a token signed at ``signed_at`` (whole epoch seconds, as tokens count
+        them) predates the last password change. A token of the very second of the
+        change still passes: the sign-in right after a reset must work."""
+        changed = self.password_changed_at
+        return changed is not None and signed_at < int(changed)
 
 
 class AgentRepo:
@@ -137,7 +147,7 @@ class AgentRepo:
             done = await conn.execute(
                 agents.update()
                 .where(agents.c.id == agent_id, agents.c.deleted_at.is_(None))
-                .values(password_hash=password_hash)
+                .values(password_hash=password_hash, password_changed_at=utcnow())
             )
         return bool(done.rowcount)
 
@@ -383,7 +393,15 @@ def _record(m: Any, links: list[Any]) -> AgentRecord:
         bots=tuple(link.bot_id for link in links),
         teams={link.bot_id: list(link.teams or []) for link in links},
         disabled=m["disabled_at"] is not None,
+        password_changed_at=_epoch(m["password_changed_at"]),
     )
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))

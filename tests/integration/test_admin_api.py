@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from handoff.api.keys import RECHECK_AGENTS
 from handoff.app import ENGINE
 from handoff.storage.agents import AgentRecord, AgentRepo
+from handoff.storage.db import make_engine
+from handoff.storage.migrate import downgrade, upgrade
 from tests.conftest import Bot, Server
 from tests.integration.test_cli import run
 
@@ -463,3 +469,81 @@ def test_the_cli_creates_a_supervisor(tmp_path: Path) -> None:
         "boss",
     )
     assert bad.returncode != 0 and "--role" in bad.stderr
+
+
+# a password reset signs the agent out ----------------------------------------------------
+
+
+async def test_a_password_reset_revokes_the_agents_tokens_and_ends_their_sockets(
+    server: Server,
+) -> None:
+    bot = await server.bot()
+    admin_token = await signed_in(server, [bot], "Ada", "admin")
+    anna = await someone(server, [bot], "Anna")
+    # A token of this agent signed a minute ago (tokens count whole seconds: one of the
+    # very second of the change still passes, so the sign-in right after a reset works).
+    old = _signed_earlier(server, anna.id)
+    sock = await server._connect("/agent", auth={"token": old})
+    status, _ = await call(
+        server,
+        "POST",
+        f"/api/v1/agents/{anna.id}/password",
+        admin_token,
+        {"password": "new-pass-99"},
+    )
+    assert status == 200
+    status, refused = await call(server, "GET", "/api/v1/agents/me", old)
+    assert (status, error(refused)) == (401, ("unauthorized", "Authorization"))
+    assert "password was changed" in refused["error"]["message"]
+    assert await server.app[RECHECK_AGENTS]() == 1
+    assert "password was changed" in (await sock.rec.wait("unauthorized"))["message"]
+    # The new password signs in at once, and that token works.
+    fresh = await server.login(anna.email, "new-pass-99")
+    status, me = await call(server, "GET", "/api/v1/agents/me", fresh)
+    assert status == 200 and me["id"] == anna.id
+    # The admin's own token was not touched.
+    status, _ = await call(server, "GET", "/api/v1/agents", admin_token)
+    assert status == 200
+
+
+class _MinuteAgoSigner(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(time.time()) - 60
+
+
+def _signed_earlier(server: Server, agent_id: str) -> str:
+    """A real agent token (the server's secret and salt) as if issued a minute ago."""
+    secret = server.settings.secret_key
+    assert secret is not None
+    serializer = URLSafeTimedSerializer(secret, salt="handoff.agent-token", signer=_MinuteAgoSigner)
+    return str(serializer.dumps({"agent_id": agent_id}))
+
+
+# migration 0008 -------------------------------------------------------------------------
+
+
+async def _migrate_0008_both_ways(url: str) -> None:
+    await upgrade(url)
+    engine = make_engine(url)
+
+    def columns(c: Any) -> set[str]:
+        return {col["name"] for col in sa.inspect(c).get_columns("agents")}
+
+    try:
+        async with engine.connect() as conn:
+            assert "password_changed_at" in await conn.run_sync(columns)
+        await downgrade(url, "0007")
+        async with engine.connect() as conn:
+            assert "password_changed_at" not in await conn.run_sync(columns)
+            assert await conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0007"
+        await upgrade(url)
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_0008_up_from_empty_and_down_on_sqlite(tmp_path: Path) -> None:
+    await _migrate_0008_both_ways(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
+
+
+async def test_migration_0008_up_from_empty_and_down_on_postgres(postgres_url: str) -> None:
+    await _migrate_0008_both_ways(postgres_url)

@@ -483,7 +483,7 @@ async def _migrate_0007_both_ways(url: str) -> None:
             )
         assert {"canned_responses", "conversation_notes"} <= tables
         assert {"handled_at", "handled_by"} <= columns
-        await downgrade(url, "-1")
+        await downgrade(url, "0006")  # by id: later migrations sit on top of 0007
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
             conv = await conn.run_sync(
