@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.engine import Status, from_schema
@@ -87,6 +88,9 @@ def _run(url: str, config: schemathesis.Config) -> Run:
     return run
 
 
+# Every operation in two phases plus the stateful one: about 1.5 s per operation on a loaded
+# 2-core machine, and the document grows with each issue (50+ operations with the admin API).
+@pytest.mark.timeout(300)
 async def test_the_server_and_its_openapi_document_agree(server: Server, tmp_path: Path) -> None:
     bot = await server.bot()
     token = await server.login((await server.agent(bot)).email)
