@@ -21,7 +21,7 @@ from handoff.routing.refusals import UnknownBot
 from handoff.routing.roles import Role, require_role
 from handoff.storage.agents import AgentRecord, LastAdmin
 
-__all__ = ["AdminAgents", "LastAdminRefused", "UnknownAgent"]
+__all__ = ["AdminAgents", "LastAdminRefused", "UnknownAgent", "sync_presence"]
 
 _MANAGE = "managing agents"
 
@@ -103,6 +103,7 @@ class AdminAgents:
         changed = await self._change(
             agent_id, field, values=values, disabled=changes.get("disabled"), bots=bots
         )
+        await sync_presence(self._ctx, changed, capacity="capacity" in changes)
         return await self.view(changed)
 
     async def reset_password(
@@ -144,6 +145,19 @@ class AdminAgents:
                 await self._ctx.bots.get(bot_id, field="bots")
             except UnknownBot:
                 raise UnknownBot(bot_id, field=f"bots.{bot_id}") from None
+
+
+async def sync_presence(ctx: Context, record: AgentRecord, *, capacity: bool = False) -> None:
+    """Carry a stored change into the agent's live presence, if they have one, so routing
+    (who may take which bot's and team's conversations) follows it without a reconnect.
+    The console's rooms (queue updates of a newly added bot) follow at its next connect."""
+    await ctx.state.update_agent(
+        record.id,
+        name=record.name,
+        bots=record.bots,
+        teams=record.teams,
+        capacity=record.capacity if capacity else None,
+    )
 
 
 def _email_taken() -> Conflict:

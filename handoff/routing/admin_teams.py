@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from handoff.errors import BadRequest, Conflict, NotFound
 from handoff.protocol.admin import MAX_TEAMS_PER_BOT, TeamList, TeamMember, TeamView
+from handoff.routing.admin_agents import sync_presence
 from handoff.routing.context import Context
 from handoff.routing.roles import Role, require_role
 from handoff.storage.agents import AgentRecord
@@ -66,7 +67,9 @@ class AdminTeams:
                     f"{record.name} is in {MAX_TEAMS_PER_BOT} teams of this bot already",
                     field=f"members.{index}",
                 )
+        before = await self._ctx.stores.agents.team_members(bot_id)
         await self._ctx.stores.agents.set_team(bot_id, team, set(members))
+        await self._synced(set(before.get(team, [])) | set(members))
         return await self.of_bot(caller, bot_id)
 
     async def rename(self, caller: AgentRecord, bot_id: str, team: str, name: str) -> TeamList:
@@ -74,13 +77,21 @@ class AdminTeams:
         await self._existing(bot_id, team)
         if name != team and name in await self._ctx.stores.agents.team_members(bot_id):
             raise Conflict(f"the bot has a team {name!r} already", field="name", code="team_taken")
+        members = (await self._ctx.stores.agents.team_members(bot_id)).get(team, [])
         await self._ctx.stores.agents.set_team(bot_id, team, None, new_name=name)
+        await self._synced(set(members))
         return await self.of_bot(caller, bot_id)
 
     async def delete(self, caller: AgentRecord, bot_id: str, team: str) -> None:
         require_role(caller, Role.ADMIN, to=_MANAGE)
         await self._existing(bot_id, team)
+        members = (await self._ctx.stores.agents.team_members(bot_id)).get(team, [])
         await self._ctx.stores.agents.set_team(bot_id, team, ())
+        await self._synced(set(members))
+
+    async def _synced(self, agent_ids: set[str]) -> None:
+        for record in (await self._ctx.stores.agents.get_many(agent_ids)).values():
+            await sync_presence(self._ctx, record)
 
     async def _existing(self, bot_id: str, team: str) -> None:
         await self._ctx.bots.get(bot_id, field="bot_id")

@@ -547,3 +547,39 @@ async def test_migration_0008_up_from_empty_and_down_on_sqlite(tmp_path: Path) -
 
 async def test_migration_0008_up_from_empty_and_down_on_postgres(postgres_url: str) -> None:
     await _migrate_0008_both_ways(postgres_url)
+
+
+async def test_a_change_reaches_the_live_routing_state_of_a_connected_agent(
+    server: Server,
+) -> None:
+    bot, other = await server.bot(), await server.bot()
+    token = await signed_in(server, [bot], "Ada", "admin")
+    anna = await someone(server, [bot], "Anna")
+    await server.agent_socket(anna)  # online: routing holds her presence
+    status, _ = await call(
+        server,
+        "PATCH",
+        f"/api/v1/agents/{anna.id}",
+        token,
+        {"bots": {bot.id: [], other.id: ["vip"]}, "capacity": 5, "name": "Anna K"},
+    )
+    assert status == 200
+    live = await server.state.get_agent(anna.id)
+    assert live is not None
+    assert (set(live.bots), live.teams[other.id], live.capacity, live.name) == (
+        {bot.id, other.id},
+        ["vip"],
+        5,
+        "Anna K",
+    )
+    assert anna.id in {p.agent_id for p in await server.state.agents_for_bot(other.id)}
+    status, _ = await call(
+        server, "PUT", f"/api/v1/bots/{bot.id}/teams/billing", token, {"members": [anna.id]}
+    )
+    assert status == 200
+    live = await server.state.get_agent(anna.id)
+    assert live is not None and live.teams[bot.id] == ["billing"]
+    status, _ = await call(server, "DELETE", f"/api/v1/bots/{bot.id}/teams/billing", token)
+    assert status == 204
+    live = await server.state.get_agent(anna.id)
+    assert live is not None and live.teams[bot.id] == []
