@@ -266,37 +266,33 @@ class AgentRepo:
         ``values``: columns (``name``, ``role``, ``capacity``); ``bots``: bot id →
         teams, replacing every link; ``delete`` as :meth:`delete`. Raises
         :class:`LastAdmin` when the agent is the last active admin and would stop being
-        one. The active admins' rows are locked first (``FOR UPDATE``; SQLite has one
-        writer anyway), so two admins demoting each other at once cannot both succeed.
+        one, checked after the write inside the transaction (and with the active admins'
+        rows locked on PostgreSQL), so two admins demoting each other at once cannot both
+        succeed.
         None when there is no such agent (or, after ``delete``, always).
         """
         active = sa.and_(agents.c.deleted_at.is_(None), agents.c.disabled_at.is_(None))
         async with self._engine.begin() as conn:
-            admins = set(
-                (
-                    await conn.scalars(
-                        sa.select(agents.c.id)
-                        .where(active, agents.c.role == "admin")
-                        .with_for_update()
-                    )
-                ).all()
+            # PostgreSQL: lock the active admins' rows, so a concurrent change of another
+            # admin waits for this one and then counts what it committed.
+            await conn.execute(
+                sa.select(agents.c.id).where(active, agents.c.role == "admin").with_for_update()
             )
             row = (
                 await conn.execute(
-                    sa.select(agents.c.email, agents.c.disabled_at).where(
+                    sa.select(agents.c.email, agents.c.role, agents.c.disabled_at).where(
                         agents.c.id == agent_id, agents.c.deleted_at.is_(None)
                     )
                 )
             ).first()
             if row is None:
                 return None
+            was_admin = row.role == "admin" and row.disabled_at is None
             stays_admin = (
                 not delete
-                and (values or {}).get("role", "admin") == "admin"
+                and (values or {}).get("role", row.role) == "admin"
                 and not (disabled if disabled is not None else row.disabled_at is not None)
             )
-            if admins == {agent_id} and not stays_admin:
-                raise LastAdmin(agent_id)
             update = dict(values or {})
             if disabled is not None:
                 update["disabled_at"] = utcnow() if disabled else None
@@ -305,6 +301,15 @@ class AgentRepo:
                 update["email"] = f"deleted:{agent_id}:{row.email}"[:320]
             if update:
                 await conn.execute(agents.update().where(agents.c.id == agent_id).values(**update))
+            if was_admin and not stays_admin:
+                # Counted after the write: on SQLite the write took the database's one
+                # write lock, so a concurrent change is either committed (and seen here)
+                # or waits for this transaction.
+                left = await conn.scalar(
+                    sa.select(sa.func.count()).where(active, agents.c.role == "admin")
+                )
+                if not left:
+                    raise LastAdmin(agent_id)  # rolls the transaction back
             if bots is not None:
                 await conn.execute(agent_bots.delete().where(agent_bots.c.agent_id == agent_id))
                 if bots:

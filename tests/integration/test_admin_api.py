@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -583,3 +584,30 @@ async def test_a_change_reaches_the_live_routing_state_of_a_connected_agent(
     assert status == 204
     live = await server.state.get_agent(anna.id)
     assert live is not None and live.teams[bot.id] == []
+
+
+async def _two_admins_demote_each_other(server: Server) -> None:
+    bot = await server.bot()
+    ada = await someone(server, [bot], "Ada", "admin")
+    bea = await someone(server, [bot], "Bea", "admin")
+    ada_token, bea_token = await server.login(ada.email), await server.login(bea.email)
+    answers = await asyncio.gather(
+        call(server, "PATCH", f"/api/v1/agents/{ada.id}", bea_token, {"role": "agent"}),
+        call(server, "PATCH", f"/api/v1/agents/{bea.id}", ada_token, {"role": "agent"}),
+    )
+    statuses = sorted(status for status, _ in answers)
+    # One wins; the other is refused as the last admin (409) or, if it was read after the
+    # winner's commit, because its caller is no admin any more (403).
+    assert statuses[0] == 200 and statuses[1] in (403, 409), answers
+    roles = {r.role for r in (await AgentRepo(server.app[ENGINE]).list_all())}
+    assert roles == {"admin", "agent"}
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_on_sqlite(server: Server) -> None:
+    await _two_admins_demote_each_other(server)
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_on_postgres(
+    pg_server: Server,
+) -> None:
+    await _two_admins_demote_each_other(pg_server)
