@@ -43,6 +43,7 @@ from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
+from handoff.api.stats import setup_stats_routes
 from handoff.api.webhooks import setup_webhook_routes
 from handoff.config import Settings, load_secret_key
 from handoff.dialogues.presets import PRESETS_DIR, Presets
@@ -68,6 +69,7 @@ from handoff.storage.migrate import upgrade
 from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.outbox import OutboxRepo, OutboxSignal
+from handoff.storage.stats import StatsRepo
 from handoff.storage.writer import MessageWriter
 from handoff.webhooks import WebhookSender
 
@@ -192,6 +194,7 @@ def create_app(
                     offline=OfflineMessageRepo(engine, outbox=outbox_signal),
                     notes=NoteRepo(engine),
                     canned=CannedRepo(engine),
+                    stats=StatsRepo(engine),
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),
@@ -254,6 +257,7 @@ def create_app(
     setup_action_routes(app)
     setup_webhook_routes(app)
     setup_console_routes(app)
+    setup_stats_routes(app)
     setup_admin_routes(app)
     setup_dialogues(app, ENGINE)
     setup_demo(app, ENGINE)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
 from aiohttp import web
 from pydantic import BaseModel
 
@@ -11,6 +14,8 @@ from handoff.api.keys import ACTIONS, SERVICE, SETTINGS
 from handoff.api.middleware import json_body, json_response
 from handoff.errors import BadRequest, HandoffError, NotFound
 from handoff.protocol.actions import (
+    CODE_MAX_CHARS,
+    ActionLimits,
     ActionSummary,
     ActionVersionView,
     BotSettings,
@@ -105,7 +110,8 @@ async def get_action(request: web.Request) -> web.Response:
 
 async def list_actions(request: web.Request) -> web.Response:
     bot = await bot_for_builder(request, to=_ACTIONS)
-    names = await request.app[ACTIONS].actions.names(bot.id)
+    actions = request.app[ACTIONS]
+    names = await actions.actions.names(bot.id)
     return json_response(
         {
             "actions": [
@@ -113,7 +119,12 @@ async def list_actions(request: web.Request) -> web.Response:
                     mode="json", exclude={"versions"}
                 )
                 for n, latest, prod in names
-            ]
+            ],
+            # The editor says these before it sends, so the builder need not guess them.
+            "limits": ActionLimits(
+                code_max_chars=CODE_MAX_CHARS,
+                env_value_max_chars=actions.settings.env_value_max_chars,
+            ).model_dump(mode="json"),
         }
     )
 
@@ -187,14 +198,47 @@ async def _escalate(
     }
 
 
+def _log_filters(
+    query: Mapping[str, str],
+) -> tuple[bool | None, str | None, datetime | None]:
+    """``?ok=true|false&stage=staging|production&since=<ISO time>``; a bad one is a 400
+    naming its parameter."""
+    ok: bool | None = None
+    if "ok" in query:
+        if query["ok"].lower() not in ("true", "false"):
+            raise BadRequest("ok must be true or false", field="ok")
+        ok = query["ok"].lower() == "true"
+    stage = query.get("stage")
+    if stage is not None and stage not in ("staging", "production"):
+        raise BadRequest("stage must be staging or production", field="stage")
+    since: datetime | None = None
+    if "since" in query:
+        try:
+            since = datetime.fromisoformat(query["since"])
+        except ValueError:
+            raise BadRequest(
+                "since must be an ISO time such as 2026-11-22T08:00:00Z", field="since"
+            ) from None
+        if since.tzinfo is None:
+            raise BadRequest("since needs a time zone (Z or +01:00, for example)", field="since")
+        since = since.astimezone(UTC)
+    return ok, stage, since
+
+
 async def action_logs(request: web.Request) -> web.Response:
     bot = await bot_for_builder(request, to=_ACTIONS)
     try:
         limit = min(500, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         raise BadRequest("limit must be a whole number", field="limit") from None
+    ok, stage, since = _log_filters(request.query)
     entries = await request.app[ACTIONS].actions.logs(
-        bot.id, check_name(request.match_info["name"]), limit=limit
+        bot.id,
+        check_name(request.match_info["name"]),
+        limit=limit,
+        ok=ok,
+        stage=stage,
+        since=since,
     )
     return json_response(
         {

@@ -19,7 +19,7 @@ from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
 from handoff.protocol import admin as adm
 from handoff.protocol import bot as botp
-from handoff.protocol import console, rest
+from handoff.protocol import console, rest, stats
 from handoff.protocol import dialogues as dlg
 from handoff.protocol.common import MAX_INT, ConversationView
 from handoff.protocol.offline import LeaveMessageRequest, OfflineMessageView
@@ -44,6 +44,7 @@ class OkResponse(BaseModel):
 
 class ActionList(BaseModel):
     actions: list[act.ActionSummary]
+    limits: act.ActionLimits
 
 
 class LogList(BaseModel):
@@ -63,6 +64,8 @@ class Op:
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
     status: int = 200
+    query: tuple[dict[str, Any], ...] = ()
+    """Query parameters, as OpenAPI parameter objects without ``"in"``."""
 
 
 BOT = "botKey"
@@ -154,9 +157,23 @@ OPS = [
     Op(
         "get",
         B + "/actions/{name}/logs",
-        "Execution logs of the last day (?limit=1..500)",
+        "Execution logs of the last day, newest first, optionally filtered",
         BOT,
         LogList,
+        query=(
+            {
+                "name": "limit",
+                "description": "1-500; others are clamped",
+                "schema": {"type": "integer"},
+            },
+            {"name": "ok", "schema": {"type": "string", "enum": ["true", "false"]}},
+            {"name": "stage", "schema": {"type": "string", "enum": ["staging", "production"]}},
+            {
+                "name": "since",
+                "description": "entries from this ISO time with a zone on",
+                "schema": {"type": "string", "format": "date-time"},
+            },
+        ),
     ),
     Op("get", B + "/env", "The bot's env variables, values masked", BOT, EnvList),
     Op(
@@ -279,6 +296,23 @@ OPS = [
         AGENT,
         OfflineMessageView,
     ),
+    # The supervisor's dashboard
+    Op(
+        "get",
+        "/api/v1/stats",
+        "A period's numbers: totals, wait / first reply / handle percentiles, a zero-filled"
+        " series (supervisor role; CSV with Accept: text/csv or format=csv)",
+        AGENT,
+        stats.StatsView,
+    ),
+    Op(
+        "get",
+        "/api/v1/stats/live",
+        "Now: agents online / away / offline with load, queue length and longest wait,"
+        " conversations in progress, per bot (supervisor role)",
+        AGENT,
+        stats.LiveView,
+    ),
     # The admin API (the console's Admin page; admin role unless said)
     Op("get", "/api/v1/bots", "Every bot (admin); the bots one serves", AGENT, adm.BotList),
     Op(
@@ -375,7 +409,52 @@ _PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_STATS_QUERY = [
+    _query(
+        "bot_id",
+        {"type": "string", "minLength": 1, "maxLength": 64},
+        "one bot (default: every bot the caller may read)",
+    ),
+]
+# Query parameters by path, as the handlers read them (an unknown one is a 400).
+_QUERY_PARAMS: dict[str, list[dict[str, Any]]] = {
+    "/api/v1/stats": [
+        *_STATS_QUERY,
+        _query("team", {"type": "string", "minLength": 1, "maxLength": 100}, "one team"),
+        _query(
+            "agent_id",
+            {"type": "string", "minLength": 1, "maxLength": 64},
+            "the conversations this agent took part in",
+        ),
+        _query("from", _TIME, "ISO 8601 with an offset (default: today's 00:00 UTC)"),
+        _query("to", _TIME, "exclusive; ISO 8601 with an offset (default: now)"),
+        _query(
+            "bucket",
+            {"type": "string", "enum": ["hour", "day"]},
+            "series step (default: hour up to 2 days, else day)",
+        ),
+        _query("format", {"type": "string", "enum": ["json", "csv"]}, "csv: the series as CSV"),
+    ],
+    "/api/v1/stats/live": _STATS_QUERY,
+}
+
+
 def _params(path: str) -> list[dict[str, Any]]:
+    return _path_params(path) + _QUERY_PARAMS.get(path, [])
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
     parts = path.split("/")
     return [
         {
@@ -423,7 +502,8 @@ def openapi_document(*, env_value_max_chars: int = 50) -> dict[str, Any]:
     }
     paths: dict[str, dict[str, Any]] = {}
     for op in OPS:
-        item: dict[str, Any] = {"summary": op.summary, "parameters": _params(op.path)}
+        params = _params(op.path) + [{**q, "in": "query", "required": False} for q in op.query]
+        item: dict[str, Any] = {"summary": op.summary, "parameters": params}
         if op.auth:
             item["security"] = [{op.auth: []}]
         if op.request is not None:

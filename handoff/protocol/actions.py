@@ -17,10 +17,12 @@ from handoff.runner import ActionError, CodeProblem
 __all__ = [
     "ACTION_NAME",
     "ACTION_NAME_PATTERN",
+    "CODE_MAX_CHARS",
     "ENV_NAME",
     "ENV_NAME_PATTERN",
     "MAX_VERSION",
     "WEBHOOK_URL_PATTERN",
+    "ActionLimits",
     "ActionSummary",
     "ActionVersionView",
     "BotSettings",
@@ -54,8 +56,12 @@ Version = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(integral)]
 """An action's version number in a request body."""
 
 
+CODE_MAX_CHARS = 200_000
+"""The longest code a save accepts (characters)."""
+
+
 class SaveRequest(RestBody):
-    code: str = Field(min_length=1, max_length=200_000)
+    code: str = Field(min_length=1, max_length=CODE_MAX_CHARS)
 
 
 class SaveResponse(BaseModel):
@@ -140,6 +146,14 @@ class LogView(BaseModel):
     logs: str
     duration_ms: float
     created_at: datetime
+
+
+class ActionLimits(BaseModel):
+    """The limits a builder's page says before sending (``GET .../actions``)."""
+
+    code_max_chars: int
+    env_value_max_chars: int
+    """``HANDOFF_ENV_VALUE_MAX_CHARS``: the longest value of an env variable."""
 
 
 class EnvRequest(RestBody):

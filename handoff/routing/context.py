@@ -26,6 +26,7 @@ from handoff.storage.conversations import ConversationRepo, StaleState
 from handoff.storage.messages import MessageRepo
 from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
+from handoff.storage.stats import StatsRepo
 from handoff.storage.writer import MessageWriter
 
 __all__ = ["Context", "Stores", "is_blank"]
@@ -58,6 +59,7 @@ class Stores:
     offline: OfflineMessageRepo
     notes: NoteRepo
     canned: CannedRepo
+    stats: StatsRepo
 
 
 @dataclass(frozen=True, slots=True)

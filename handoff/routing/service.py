@@ -35,6 +35,7 @@ from handoff.routing.queueing import Queue
 from handoff.routing.recovery import recover
 from handoff.routing.refusals import AgentDisabled, AgentGone, PasswordChanged
 from handoff.routing.shared_state import RoutingState
+from handoff.routing.stats import Statistics
 from handoff.routing.timers import Timers
 from handoff.routing.transfers import Transfers
 from handoff.routing.widget_session import BindResult, WidgetSession
@@ -120,6 +121,9 @@ class HandoffService:
         self.notes = notes.notes
         self.add_note = notes.add_note
         self.set_tags = notes.set_tags
+        # the supervisor's dashboard
+        self.stats = Statistics(ctx, ctx.stores.stats)
+        """The dashboard's numbers: ``period`` (GET /api/v1/stats) and ``live``."""
         # the admin pages (each checks the caller's role)
         self.admin_bots = AdminBots(ctx)
         """Bots: ``visible``, ``create``, ``rotate_key``."""

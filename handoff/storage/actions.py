@@ -236,15 +236,29 @@ class ActionRepo:
                 )
             )
 
-    async def logs(self, bot_id: str, name: str, *, limit: int = 100) -> list[ActionLog]:
+    async def logs(
+        self,
+        bot_id: str,
+        name: str,
+        *,
+        limit: int = 100,
+        ok: bool | None = None,
+        stage: str | None = None,
+        since: datetime | None = None,
+    ) -> list[ActionLog]:
+        """The newest entries first; ``ok``, ``stage`` and ``since`` narrow them when given."""
+        query = action_logs.select().where(
+            action_logs.c.bot_id == bot_id, action_logs.c.action == name
+        )
+        if ok is not None:
+            query = query.where(action_logs.c.ok == ok)
+        if stage is not None:
+            query = query.where(action_logs.c.stage == stage)
+        if since is not None:
+            query = query.where(action_logs.c.created_at >= since)
         async with self._engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    action_logs.select()
-                    .where(action_logs.c.bot_id == bot_id, action_logs.c.action == name)
-                    .order_by(action_logs.c.id.desc())
-                    .limit(limit)
-                )
+                await conn.execute(query.order_by(action_logs.c.id.desc()).limit(limit))
             ).all()
         return [
             ActionLog(

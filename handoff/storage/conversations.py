@@ -225,6 +225,9 @@ class ConversationRepo:
                 record["agent_id"] = agent_id
             if team is not None:
                 record["team"] = team
+            if outcome is not None:
+                # Kept with the move: a reopen clears the row's outcome, the stats keep it.
+                record["outcome"] = outcome.status.value
             await self._record(
                 conn, conversation_id, expected, target, move.transition, actor, record, now
             )

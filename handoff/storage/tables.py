@@ -130,6 +130,8 @@ conversations = sa.Table(
     # The agents' labels for it (a JSON list of strings); null reads as none.
     sa.Column("tags", sa.JSON, nullable=True),
     sa.Index("ix_conversations_bot_id_assigned_at", "bot_id", "assigned_at"),
+    # The stats' scope: the bot's conversations changed since a period began.
+    sa.Index("ix_conversations_bot_id_updated_at", "bot_id", "updated_at"),
 )
 
 conversation_events = sa.Table(

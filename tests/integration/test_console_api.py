@@ -483,7 +483,8 @@ async def _migrate_0007_both_ways(url: str) -> None:
             )
         assert {"canned_responses", "conversation_notes"} <= tables
         assert {"handled_at", "handled_by"} <= columns
-        await downgrade(url, "0006")  # by id: later migrations sit on top of 0007
+        # To 0006 by name: later migrations (0009, ...) come down on the way.
+        await downgrade(url, "0006")
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
             conv = await conn.run_sync(
