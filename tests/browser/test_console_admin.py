@@ -72,6 +72,11 @@ async def test_an_admin_creates_an_agent_who_signs_in_and_sets_a_team(
     nav = n.page.get_by_role("link", name="Inbox")
     await expect(nav).to_be_visible()
     await expect(n.page.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
+    # Her address bar may still name the page: it says which role it needs, and the API
+    # refuses her token on the admin routes.
+    await n.page.goto(f"{server.url}/console/#/admin/agents")
+    await expect(n.page.get_by_text("This page needs the admin role")).to_be_visible()
+    await expect(n.page.locator(".admin-table")).to_have_count(0)
 
     # The last admin cannot disable themselves: the refusal is said above the table.
     await page.get_by_role("button", name="Disable Ada").click()
