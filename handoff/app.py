@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.actions.runner_config import runner_config
 from handoff.actions.service import ActionService, ActionSettings
 from handoff.api.actions import setup_action_routes
+from handoff.api.admin import setup_admin_routes
 from handoff.api.console import setup_console_routes
 from handoff.api.console_page import setup_console_page
 from handoff.api.converse import setup_dialogues
@@ -32,6 +33,7 @@ from handoff.api.keys import (
     DEVICES,
     LOGIN_THROTTLE,
     PRESETS,
+    RECHECK_AGENTS,
     SERVICE,
     SETTINGS,
     SIGNER,
@@ -202,6 +204,7 @@ def create_app(
             sio.register_namespace(WidgetNamespace(service, settings))
             agents = AgentNamespace(service, settings, app[SIGNER])
             app[AGENT_SOCKETS] = agents
+            app[RECHECK_AGENTS] = agents.recheck
             sio.register_namespace(agents)
             await service.recover()
             yield
@@ -255,6 +258,7 @@ def create_app(
     setup_webhook_routes(app)
     setup_console_routes(app)
     setup_stats_routes(app)
+    setup_admin_routes(app)
     setup_dialogues(app, ENGINE)
     setup_demo(app, ENGINE)
     setup_openapi(app)

@@ -175,6 +175,7 @@ def create_agent(args: argparse.Namespace) -> None:
             "name": agent.name,
             "bots": list(agent.bots),
             "capacity": agent.capacity,
+            "role": agent.role,
         }
 
     _with_db(work)

@@ -23,6 +23,8 @@ class Grant:
     agent_id: str
     expires_at: float
     """Epoch seconds: the first moment :meth:`TokenSigner.verify` refuses the token."""
+    signed_at: float = 0.0
+    """Epoch seconds (whole) when the token was issued: a later password change revokes it."""
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
@@ -56,7 +58,8 @@ class TokenSigner:
         if not isinstance(agent_id, str):
             raise Unauthorized("the token is not valid", field="token")
         # itsdangerous counts whole seconds and refuses an age over max_age.
-        return Grant(agent_id, int(signed_at.timestamp()) + self._max_age + 1)
+        issued = int(signed_at.timestamp())
+        return Grant(agent_id, issued + self._max_age + 1, float(issued))
 
 
 class DeviceTokens:

@@ -11,6 +11,7 @@ from handoff.storage.agents import AgentRecord
 from handoff.storage.bots import BOT_KEY_PREFIX, BotRecord
 
 __all__ = [
+    "admin_from_request",
     "agent_from_request",
     "bearer",
     "bot_for_builder",
@@ -39,8 +40,16 @@ async def bot_from_request(request: web.Request) -> BotRecord:
 
 async def agent_from_request(request: web.Request) -> AgentRecord:
     """The signed-in agent, by their token, read fresh: deleted or disabled ones are refused."""
-    agent_id = request.app[SIGNER].verify(bearer(request))
-    return await request.app[SERVICE].signed_in_agent(agent_id, field="Authorization")
+    grant = request.app[SIGNER].grant(bearer(request))
+    return await request.app[SERVICE].signed_in_agent(grant, field="Authorization")
+
+
+async def admin_from_request(request: web.Request, *, to: str) -> AgentRecord:
+    """The signed-in agent, who must be an admin (checked before the body is read, so a
+    refusal says what is missing rather than what is malformed)."""
+    record = await agent_from_request(request)
+    require_role(record, Role.ADMIN, to=to)
+    return record
 
 
 async def bot_for_builder(request: web.Request, *, to: str) -> BotRecord:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from handoff.actions.service import ActionService
@@ -17,6 +19,7 @@ __all__ = [
     "DEVICES",
     "LOGIN_THROTTLE",
     "PRESETS",
+    "RECHECK_AGENTS",
     "SERVICE",
     "SETTINGS",
     "SIGNER",
@@ -32,3 +35,6 @@ ACTIONS = web.AppKey("actions", ActionService)
 PRESETS = web.AppKey("presets", Presets)
 """The shipped preset dialogues, loaded once at startup (a broken file fails the start)."""
 WEBHOOKS = web.AppKey("webhooks", WebhookSender)
+RECHECK_AGENTS = web.AppKey[Callable[[], Awaitable[int]]]("recheck_agents")
+"""Checks every agent socket of this process against the stored agents now (ends the
+disabled and deleted ones): the admin API runs it after such a change."""

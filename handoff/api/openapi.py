@@ -12,10 +12,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from handoff import __version__
+from handoff.api.admin_agents import AGENT_ID_PATTERN
 from handoff.api.keys import SETTINGS
 from handoff.api.middleware import json_response
 from handoff.dialogues.flow import Flow
 from handoff.protocol import actions as act
+from handoff.protocol import admin as adm
 from handoff.protocol import bot as botp
 from handoff.protocol import console, oversight, rest, stats
 from handoff.protocol import dialogues as dlg
@@ -302,6 +304,77 @@ OPS = [
         AGENT,
         stats.LiveView,
     ),
+    # The admin API (the console's Admin page; admin role unless said)
+    Op("get", "/api/v1/bots", "Every bot (admin); the bots one serves", AGENT, adm.BotList),
+    Op(
+        "post",
+        "/api/v1/bots",
+        "Create a bot; its API key is in the answer this once",
+        AGENT,
+        adm.BotCreated,
+        adm.BotCreateRequest,
+        201,
+    ),
+    Op(
+        "post",
+        B + "/api-key",
+        "Rotate the bot's API key: the new one is shown once, the old one stops at once",
+        AGENT,
+        adm.ApiKeyView,
+    ),
+    Op("get", "/api/v1/agents", "Every agent: role, status, bots, teams", AGENT, adm.AgentList),
+    Op(
+        "post",
+        "/api/v1/agents",
+        "Create an agent (email, password, role, capacity, bots and teams)",
+        AGENT,
+        adm.AdminAgent,
+        adm.AgentCreateRequest,
+        201,
+    ),
+    Op("get", "/api/v1/agents/{agent_id}", "One agent", AGENT, adm.AdminAgent),
+    Op(
+        "patch",
+        "/api/v1/agents/{agent_id}",
+        "Change an agent: name, role, capacity, bots and teams, disabled (keeps one admin)",
+        AGENT,
+        adm.AdminAgent,
+        adm.AgentPatch,
+    ),
+    Op(
+        "delete",
+        "/api/v1/agents/{agent_id}",
+        "Delete an agent (signed out where connected; never the last admin)",
+        AGENT,
+        None,
+        status=204,
+    ),
+    Op(
+        "post",
+        "/api/v1/agents/{agent_id}/password",
+        "Reset an agent's password (left out: a random one, shown once)",
+        AGENT,
+        adm.PasswordView,
+        adm.PasswordRequest,
+    ),
+    Op("get", B + "/teams", "The bot's teams with their members", AGENT, adm.TeamList),
+    Op(
+        "put",
+        B + "/teams/{team}",
+        "Set a team's members (creates it; an empty list ends it)",
+        AGENT,
+        adm.TeamList,
+        adm.TeamRequest,
+    ),
+    Op(
+        "patch",
+        B + "/teams/{team}",
+        "Rename a team (its members move with it)",
+        AGENT,
+        adm.TeamList,
+        adm.TeamPatch,
+    ),
+    Op("delete", B + "/teams/{team}", "End a team (its members stay)", AGENT, None, status=204),
     Op(
         "post",
         "/demo/api/converse",
@@ -322,6 +395,8 @@ _PATH_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("actions", "name"): {"type": "string", "pattern": act.ACTION_NAME_PATTERN},
     ("env", "name"): {"type": "string", "pattern": act.ENV_NAME_PATTERN},
     ("canned-responses", "id"): {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+    ("teams", "team"): {"type": "string", "pattern": adm.TEAM_PATTERN},
+    ("agents", "agent_id"): {"type": "string", "pattern": f"^{AGENT_ID_PATTERN}$"},
 }
 
 

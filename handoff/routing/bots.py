@@ -41,6 +41,22 @@ class BotDirectory:
         """The bot this API key belongs to, read fresh (keys are checked, not cached)."""
         return await self._repo.by_api_key(api_key)
 
+    async def all(self) -> list[BotRecord]:
+        """Every bot, by name, read fresh."""
+        return await self._repo.list_all()
+
+    async def create(self, name: str) -> tuple[BotRecord, str]:
+        """A new bot and its API key (shown once)."""
+        return await self._repo.create(name)
+
+    async def rotate_key(self, bot_id: str) -> str:
+        """A new API key for the bot; the old one stops working at once (keys are never
+        cached). :class:`UnknownBot` when there is no such bot."""
+        api_key = await self._repo.rotate_key(bot_id)
+        if api_key is None:
+            raise UnknownBot(bot_id, field="bot_id")
+        return api_key
+
     async def update(self, bot_id: str, changes: dict[str, Any]) -> BotRecord:
         """Store new settings and drop the cached ones; returns the stored bot."""
         if changes:

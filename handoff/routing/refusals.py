@@ -23,6 +23,7 @@ __all__ = [
     "NotQueued",
     "NotYourBot",
     "NotYourConversation",
+    "PasswordChanged",
     "ReadOnly",
     "UnknownBot",
     "UnknownConversation",
@@ -160,3 +161,10 @@ class AgentGone(Unauthorized):
 
     def __init__(self, *, field: str = "token") -> None:
         super().__init__("this agent no longer exists", field=field)
+
+
+class PasswordChanged(Unauthorized):
+    """A token signed before the agent's password was last changed (a reset signs out)."""
+
+    def __init__(self, *, field: str = "token") -> None:
+        super().__init__("the password was changed since this sign-in; sign in again", field=field)

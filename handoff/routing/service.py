@@ -16,6 +16,9 @@ from collections.abc import Collection
 from handoff.config import Settings
 from handoff.dialogues.presets import Presets
 from handoff.errors import HandoffError
+from handoff.routing.admin_agents import AdminAgents
+from handoff.routing.admin_bots import AdminBots
+from handoff.routing.admin_teams import AdminTeams
 from handoff.routing.agent_actions import AgentActions
 from handoff.routing.availability import Availability
 from handoff.routing.bot_side import BotSide
@@ -32,12 +35,13 @@ from handoff.routing.oversight import Oversight
 from handoff.routing.presence import AgentPresence
 from handoff.routing.queueing import Queue
 from handoff.routing.recovery import recover
-from handoff.routing.refusals import AgentDisabled, AgentGone
+from handoff.routing.refusals import AgentDisabled, AgentGone, PasswordChanged
 from handoff.routing.shared_state import RoutingState
 from handoff.routing.stats import Statistics
 from handoff.routing.timers import Timers
 from handoff.routing.transfers import Transfers
 from handoff.routing.widget_session import BindResult, WidgetSession
+from handoff.security import Grant
 from handoff.storage.agents import AgentRecord
 from handoff.storage.bots import BotRepo
 
@@ -129,6 +133,13 @@ class HandoffService:
         # the supervisor's dashboard
         self.stats = Statistics(ctx, ctx.stores.stats)
         """The dashboard's numbers: ``period`` (GET /api/v1/stats) and ``live``."""
+        # the admin pages (each checks the caller's role)
+        self.admin_bots = AdminBots(ctx)
+        """Bots: ``visible``, ``create``, ``rotate_key``."""
+        self.admin_agents = AdminAgents(ctx)
+        """Agents: ``all``, ``get``, ``create``, ``update``, ``reset_password``, ``delete``."""
+        self.admin_teams = AdminTeams(ctx)
+        """A bot's teams: ``of_bot``, ``set_members``, ``rename``, ``delete``."""
         # housekeeping
         self.sweep = timers.sweep
 
@@ -140,28 +151,30 @@ class HandoffService:
         """The agent's stored record, or None when it no longer exists."""
         return await self._ctx.stores.agents.get(agent_id)
 
-    async def signed_in_agent(self, agent_id: str, *, field: str = "token") -> AgentRecord:
+    async def signed_in_agent(self, grant: Grant, *, field: str = "token") -> AgentRecord:
         """The agent a valid token names, if they may still work.
 
-        Raises :class:`AgentGone` (deleted) or :class:`AgentDisabled`, naming ``field``.
+        Raises :class:`AgentGone` (deleted), :class:`AgentDisabled` or
+        :class:`PasswordChanged` (the token predates the last password change), naming
+        ``field``.
         """
-        record = await self._ctx.stores.agents.get(agent_id)
-        if record is None:
-            raise AgentGone(field=field)
-        if record.disabled:
-            raise AgentDisabled(field=field)
+        record = await self._ctx.stores.agents.get(grant.agent_id)
+        error = _refusal(record, grant)
+        if error is not None:
+            error.field = field
+            raise error
+        assert record is not None
         return record
 
-    async def agents_refused(self, agent_ids: Collection[str]) -> dict[str, HandoffError]:
-        """Of ``agent_ids``, those who may no longer work, with why; one read for all."""
-        records = await self._ctx.stores.agents.get_many(agent_ids)
-        refused: dict[str, HandoffError] = {}
-        for agent_id in agent_ids:
-            record = records.get(agent_id)
-            if record is None:
-                refused[agent_id] = AgentGone()
-            elif record.disabled:
-                refused[agent_id] = AgentDisabled()
+    async def grants_refused(self, grants: Collection[Grant]) -> dict[Grant, HandoffError]:
+        """Of ``grants`` (open sockets' tokens), those whose agent may no longer work with
+        them, with why; one read for all."""
+        records = await self._ctx.stores.agents.get_many({g.agent_id for g in grants})
+        refused: dict[Grant, HandoffError] = {}
+        for grant in grants:
+            error = _refusal(records.get(grant.agent_id), grant)
+            if error is not None:
+                refused[grant] = error
         return refused
 
     async def recover(self) -> int:
@@ -174,3 +187,13 @@ class HandoffService:
         While writes are failing this tries one, so that it answers again once they succeed.
         """
         await self._ctx.stores.writer.check()
+
+
+def _refusal(record: AgentRecord | None, grant: Grant) -> HandoffError | None:
+    if record is None:
+        return AgentGone()
+    if record.disabled:
+        return AgentDisabled()
+    if record.token_revoked(grant.signed_at):
+        return PasswordChanged()
+    return None

@@ -84,10 +84,10 @@ class AgentNamespace(Namespace):
     """The ``/agent`` namespace.
 
     Each socket is checked again while it is open: its token's expiry on every
-    event (no database read), and its agent's stored record (deleted? disabled?)
-    plus the expiry by :meth:`recheck`, which the server runs every
-    ``HANDOFF_AGENT_RECHECK_SECONDS``. A socket that fails gets ``unauthorized``
-    and is disconnected; its conversations follow the agent's grace period.
+    event (no database read), and its agent's stored record (deleted? disabled? the
+    password changed since the token was signed?) plus the expiry by :meth:`recheck`,
+    which the server runs every ``HANDOFF_AGENT_RECHECK_SECONDS``. A socket that fails
+    gets ``unauthorized`` and is disconnected; its conversations follow the agent's grace period.
     """
 
     def __init__(self, service: HandoffService, settings: Settings, signer: TokenSigner) -> None:
@@ -116,7 +116,7 @@ class AgentNamespace(Namespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             grant = self._signer.grant(token)
-            record = await self._service.signed_in_agent(grant.agent_id)
+            record = await self._service.signed_in_agent(grant)
         except StorageUnavailable as exc:  # the database, not the token: try again later
             log.debug("agent connection %s refused: %s", sid, exc.message)
             raise ConnectionRefused({"code": exc.code, "message": exc.message}) from None
@@ -163,12 +163,12 @@ class AgentNamespace(Namespace):
         sessions = [(sid, s) for sid, s in self._sessions.items() if s.ended is None]
         if not sessions:
             return 0
-        refused = await self._service.agents_refused({s.record.id for _, s in sessions})
+        refused = await self._service.grants_refused({s.grant for _, s in sessions})
         ended = 0
         for sid, session in sessions:
             if self._sessions.get(sid) is not session:  # gone while the database answered
                 continue
-            error = refused.get(session.record.id)
+            error = refused.get(session.grant)
             if error is None and session.grant.expired(now):
                 error = _expired()
             if error is not None and session.ended is None:

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,9 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.storage.db import utcnow
 from handoff.storage.tables import agent_bots, agents
 
-__all__ = ["AgentRecord", "AgentRepo"]
+__all__ = ["AgentRecord", "AgentRepo", "LastAdmin"]
 
 _hasher = PasswordHasher()
+
+
+class LastAdmin(Exception):
+    """The change would leave no active (neither disabled nor deleted) admin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,15 @@ class AgentRecord:
     """bot id → the teams the agent belongs to for that bot."""
     disabled: bool = False
     """Disabled by an operator: may not sign in, and their tokens stop working."""
+    password_changed_at: float | None = None
+    """Epoch seconds of the last password change (None: never): older tokens are refused."""
+
+    def token_revoked(self, signed_at: float) -> bool:
+        """Whether a token signed at ``signed_at`` (whole epoch seconds, as tokens count
+        them) predates the last password change. A token of the very second of the
+        change still passes: the sign-in right after a reset must work."""
+        changed = self.password_changed_at
+        return changed is not None and signed_at < int(changed)
 
 
 class AgentRepo:
@@ -133,7 +147,7 @@ class AgentRepo:
             done = await conn.execute(
                 agents.update()
                 .where(agents.c.id == agent_id, agents.c.deleted_at.is_(None))
-                .values(password_hash=password_hash)
+                .values(password_hash=password_hash, password_changed_at=utcnow())
             )
         return bool(done.rowcount)
 
@@ -229,6 +243,140 @@ class AgentRepo:
         return await self.get(row.id)
 
 
+    async def list_all(self) -> list[AgentRecord]:
+        """Every agent not deleted (disabled ones too), by name."""
+        async with self._engine.connect() as conn:
+            ids = (
+                await conn.scalars(sa.select(agents.c.id).where(agents.c.deleted_at.is_(None)))
+            ).all()
+        found = await self.get_many(ids)
+        return sorted(found.values(), key=lambda r: (r.name.casefold(), r.id))
+
+    async def change(
+        self,
+        agent_id: str,
+        *,
+        values: dict[str, Any] | None = None,
+        disabled: bool | None = None,
+        bots: dict[str, list[str]] | None = None,
+        delete: bool = False,
+    ) -> AgentRecord | None:
+        """Change an agent in one transaction that keeps at least one active admin.
+
+        ``values``: columns (``name``, ``role``, ``capacity``); ``bots``: bot id →
+        teams, replacing every link; ``delete`` as :meth:`delete`. Raises
+        :class:`LastAdmin` when the agent is the last active admin and would stop being
+        one, checked after the write inside the transaction (and with the active admins'
+        rows locked on PostgreSQL), so two admins demoting each other at once cannot both
+        succeed.
+        None when there is no such agent (or, after ``delete``, always).
+        """
+        active = sa.and_(agents.c.deleted_at.is_(None), agents.c.disabled_at.is_(None))
+        async with self._engine.begin() as conn:
+            # PostgreSQL: lock the active admins' rows, so a concurrent change of another
+            # admin waits for this one and then counts what it committed.
+            await conn.execute(
+                sa.select(agents.c.id).where(active, agents.c.role == "admin").with_for_update()
+            )
+            row = (
+                await conn.execute(
+                    sa.select(agents.c.email, agents.c.role, agents.c.disabled_at).where(
+                        agents.c.id == agent_id, agents.c.deleted_at.is_(None)
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            was_admin = row.role == "admin" and row.disabled_at is None
+            stays_admin = (
+                not delete
+                and (values or {}).get("role", row.role) == "admin"
+                and not (disabled if disabled is not None else row.disabled_at is not None)
+            )
+            update = dict(values or {})
+            if disabled is not None:
+                update["disabled_at"] = utcnow() if disabled else None
+            if delete:
+                update["deleted_at"] = utcnow()
+                update["email"] = f"deleted:{agent_id}:{row.email}"[:320]
+            if update:
+                await conn.execute(agents.update().where(agents.c.id == agent_id).values(**update))
+            if was_admin and not stays_admin:
+                # Counted after the write: on SQLite the write took the database's one
+                # write lock, so a concurrent change is either committed (and seen here)
+                # or waits for this transaction.
+                left = await conn.scalar(
+                    sa.select(sa.func.count()).where(active, agents.c.role == "admin")
+                )
+                if not left:
+                    raise LastAdmin(agent_id)  # rolls the transaction back
+            if bots is not None:
+                await conn.execute(agent_bots.delete().where(agent_bots.c.agent_id == agent_id))
+                if bots:
+                    await conn.execute(
+                        agent_bots.insert(),
+                        [
+                            {"agent_id": agent_id, "bot_id": b, "teams": list(t)}
+                            for b, t in bots.items()
+                        ],
+                    )
+        return None if delete else await self.get(agent_id)
+
+    async def team_members(self, bot_id: str) -> dict[str, list[str]]:
+        """The bot's teams: name → the ids of the agents (not deleted) in it."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams)
+                    .join(agents, agents.c.id == agent_bots.c.agent_id)
+                    .where(agent_bots.c.bot_id == bot_id, agents.c.deleted_at.is_(None))
+                    .order_by(agent_bots.c.agent_id)
+                )
+            ).all()
+        teams: dict[str, list[str]] = {}
+        for row in rows:
+            for team in row.teams or []:
+                teams.setdefault(team, []).append(row.agent_id)
+        return teams
+
+    async def set_team(
+        self,
+        bot_id: str,
+        team: str,
+        members: Collection[str] | None,
+        *,
+        new_name: str | None = None,
+    ) -> None:
+        """Set who is in the bot's ``team`` (and rename it), in one transaction.
+
+        ``members``: the agents in it afterwards (those who do not serve the bot are
+        ignored; the caller checks them); None keeps its members. ``new_name``: the
+        team's name afterwards. An empty team no longer exists: teams are the names
+        their members carry per bot.
+        """
+        target = new_name or team
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams).where(
+                        agent_bots.c.bot_id == bot_id
+                    )
+                )
+            ).all()
+            for row in rows:
+                before = list(row.teams or [])
+                after = [t for t in before if t not in (team, target)]
+                keep = (team in before) if members is None else (row.agent_id in members)
+                if keep:
+                    after.append(target)
+                if after != before:
+                    await conn.execute(
+                        agent_bots.update()
+                        .where(agent_bots.c.bot_id == bot_id, agent_bots.c.agent_id == row.agent_id)
+                        .values(teams=after)
+                    )
+
+
 _CHUNK = 500
 """Ids per ``IN (...)``: well under SQLite's limit on bound parameters."""
 
@@ -250,7 +398,15 @@ def _record(m: Any, links: list[Any]) -> AgentRecord:
         bots=tuple(link.bot_id for link in links),
         teams={link.bot_id: list(link.teams or []) for link in links},
         disabled=m["disabled_at"] is not None,
+        password_changed_at=_epoch(m["password_changed_at"]),
     )
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))

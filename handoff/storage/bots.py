@@ -121,6 +121,24 @@ class BotRepo:
             row = (await conn.execute(bots.select().where(bots.c.api_key_hash == digest))).first()
         return _record(row) if row else None
 
+    async def list_all(self) -> list[BotRecord]:
+        """Every bot, by name."""
+        query = bots.select().order_by(sa.func.lower(bots.c.name), bots.c.id)
+        async with self._engine.connect() as conn:
+            return [_record(row) for row in (await conn.execute(query)).all()]
+
+    async def rotate_key(self, bot_id: str) -> str | None:
+        """A new API key for the bot (shown once); the old one stops working at once.
+
+        None when there is no such bot.
+        """
+        api_key = BOT_KEY_PREFIX + secrets.token_urlsafe(32)
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                bots.update().where(bots.c.id == bot_id).values(api_key_hash=hash_api_key(api_key))
+            )
+        return api_key if done.rowcount else None
+
     async def update(self, bot_id: str, **values: object) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(bots.update().where(bots.c.id == bot_id).values(**values))

@@ -72,6 +72,8 @@ agents = sa.Table(
     sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
     # A deleted agent's row stays, so conversations and messages keep who handled them.
     sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+    # Tokens signed before the password last changed are refused (a reset signs out).
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 agent_bots = sa.Table(

@@ -1,9 +1,18 @@
-// Canned responses per bot, managed by admins (REST: /bots/{id}/canned-responses).
+// Canned responses per bot, managed by admins (REST: /bots/{id}/canned-responses): the
+// editor is the Admin page's "Canned responses" tab and, in a dialog, the inbox's.
 import { html, useState } from "../lib.js";
 import { explain } from "../messages.js";
 import { Dialog } from "./Dialog.js";
 
 export function CannedAdmin({ s, ctl }) {
+  return html`
+    <${Dialog} title="Canned responses" wide=${true} onClose=${() => ctl.closeDialog()}>
+      <${CannedEditor} s=${s} ctl=${ctl} />
+    <//>`;
+}
+
+/** The list and form of a bot's canned responses, for the bots the admin serves. */
+export function CannedEditor({ s, ctl }) {
   const bots = (s.me && s.me.bots) || [];
   const details = (s.me && s.me.bot_details) || [];
   const [botId, setBotId] = useState(bots[0] || "");
@@ -30,7 +39,6 @@ export function CannedAdmin({ s, ctl }) {
   };
   const name = (id) => ((details.find((b) => b.id === id) || {}).name || id);
   return html`
-    <${Dialog} title="Canned responses" wide=${true} onClose=${() => ctl.closeDialog()}>
       <div class="stack">
         <label for="canned-bot">Bot</label>
         <select id="canned-bot" value=${botId} onChange=${(e) => { setBotId(e.currentTarget.value); reset(); }}>
@@ -60,6 +68,5 @@ export function CannedAdmin({ s, ctl }) {
             <button type="submit" class="btn btn-primary">${editing ? "Save" : "Add canned response"}</button>
           </div>
         </form>
-      </div>
-    <//>`;
+      </div>`;
 }

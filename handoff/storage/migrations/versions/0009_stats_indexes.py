@@ -1,7 +1,7 @@
 """the supervisor's stats: conversations by bot and last change
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02
 
 The stats read a period's handoffs from the conversations a bot changed since the
@@ -11,7 +11,7 @@ period began, then each one's events; these indexes keep both reads narrow.
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"  # after the admin branch's 0008 (agents.password_changed_at)
 branch_labels = None
 depends_on = None
 
