@@ -1,4 +1,4 @@
-"""REST handlers of the custom-action API and the bot's own settings."""
+"""REST handlers of the custom-action API (and its env variables and logs)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from handoff.protocol.actions import (
     ActionLimits,
     ActionSummary,
     ActionVersionView,
-    BotSettings,
-    BotSettingsPatch,
     EnvRequest,
     InvokeRequest,
     InvokeResponse,
@@ -30,7 +28,6 @@ from handoff.protocol.actions import (
     SaveResponse,
     TestRequest,
 )
-from handoff.protocol.bot import BusinessHours
 from handoff.protocol.events import WIDGET_NAMESPACE
 from handoff.runner import CodeProblem
 from handoff.storage.bots import BotRecord
@@ -38,37 +35,7 @@ from handoff.storage.bots import BotRecord
 __all__ = ["setup_action_routes"]
 
 _PREFIX = "/api/v1/bots/{bot_id}"
-_SETTINGS = "changing a bot's settings from the console"
 _ACTIONS = "working on a bot's custom actions from the console"
-
-
-def _settings_view(bot: BotRecord) -> BotSettings:
-    return BotSettings(
-        id=bot.id,
-        name=bot.name,
-        assignment_mode="manual" if bot.assignment_mode == "manual" else "auto",
-        wait_limit_seconds=bot.wait_limit_seconds,
-        webhook_url=bot.webhook_url,
-        webhook_secret_set=bot.webhook_secret is not None,
-        action_timeout_seconds=bot.action_timeout_seconds,
-        escalate_on_break=bot.escalate_on_break,
-        fallback_message=bot.fallback_message,
-        business_hours=(
-            None if bot.business_hours is None else BusinessHours.model_validate(bot.business_hours)
-        ),
-        max_queue_length=bot.max_queue_length,
-    )
-
-
-async def get_bot(request: web.Request) -> web.Response:
-    return json_response(_settings_view(await bot_for_builder(request, to=_SETTINGS)))
-
-
-async def patch_bot(request: web.Request) -> web.Response:
-    bot = await bot_for_builder(request, to=_SETTINGS)
-    body = await json_body(request, BotSettingsPatch)
-    updated = await request.app[SERVICE].update_bot(bot.id, body.model_dump(exclude_unset=True))
-    return json_response(_settings_view(updated))
 
 
 async def save_action(request: web.Request) -> web.Response:
@@ -277,8 +244,6 @@ async def delete_env(request: web.Request) -> web.Response:
 
 def setup_action_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get(_PREFIX, get_bot)
-    r.add_patch(_PREFIX, patch_bot)
     r.add_get(_PREFIX + "/actions", list_actions)
     r.add_put(_PREFIX + "/actions/{name}", save_action)
     r.add_get(_PREFIX + "/actions/{name}", get_action)

@@ -45,8 +45,8 @@ export function TopBar({ s, ctl }) {
       <div class="topbar-spacer"></div>
       ${me.role === "admin" && html`
         <button type="button" class="btn btn-ghost" onClick=${() => ctl.open("canned")}>Canned responses</button>`}
-      <button type="button" class="btn btn-ghost" aria-label="Settings" onClick=${() => ctl.open("settings")}>Settings</button>
-      <button type="button" class="btn btn-ghost" aria-label="Help" onClick=${() => ctl.open("help")}>?</button>
+      <button type="button" class="btn btn-ghost btn-icon" aria-label="Settings" title="Settings" onClick=${() => ctl.open("settings")}><span aria-hidden="true">⚙</span></button>
+      <button type="button" class="btn btn-ghost btn-icon" aria-label="Help" title="Keyboard shortcuts and help" onClick=${() => ctl.open("help")}>?</button>
       <span class="me" title=${me.email || ""}>${me.name || me.email}</span>
       <button type="button" class="btn btn-ghost" onClick=${() => ctl.signOut()}>Sign out</button>
     </header>`;

@@ -1,6 +1,7 @@
 // The period (today / 7 days / 30 days / custom) and the filters (bot, team, agent).
 // An error the API gave for one of them is shown beside that control.
 import { html, useEffect, useState } from "../lib.js";
+import { useBots } from "../bots.js";
 import { api } from "../api.js";
 import { PERIODS } from "./format.js";
 
@@ -24,7 +25,7 @@ function useColleagues(token, botId) {
 }
 
 export function Filters({ s, f, set, errors, onCsv, busy }) {
-  const bots = (s.me && s.me.bot_details) || [];
+  const bots = useBots(s);
   const { agents, teams } = useColleagues(s.token, f.botId);
   const described = (field) => (errors[field] ? `err-${field}` : undefined);
   return html`

@@ -11,6 +11,7 @@ export const LIVE_REFRESH_MS = 5000;
 function useLive(token, botId) {
   const [live, setLive] = useState(null);
   const [error, setError] = useState(null);
+  const [asked, setAsked] = useState(0); // bumped by reload(): read again now
   useEffect(() => {
     let stopped = false;
     let timer = null;
@@ -29,8 +30,8 @@ function useLive(token, botId) {
     document.addEventListener("visibilitychange", onVisible);
     load();
     return () => { stopped = true; clearTimeout(timer); document.removeEventListener("visibilitychange", onVisible); };
-  }, [token, botId]);
-  return { live, error };
+  }, [token, botId, asked]);
+  return { live, error, reload: () => setAsked((n) => n + 1) };
 }
 
 function Agents({ agents }) {
@@ -48,7 +49,7 @@ function Agents({ agents }) {
 }
 
 export function LivePanel({ s, ctl, botId }) {
-  const { live, error } = useLive(s.token, botId);
+  const { live, error, reload } = useLive(s.token, botId);
   return html`
     <section class="card live" aria-labelledby="live-h">
       <div class="chart-head">
@@ -70,6 +71,6 @@ export function LivePanel({ s, ctl, botId }) {
           </dl>
           <${Agents} agents=${b.agents} />
         </div>`)}
-      <${LiveConversations} s=${s} ctl=${ctl} botId=${botId} />
+      <${LiveConversations} s=${s} ctl=${ctl} botId=${botId} onRefresh=${reload} />
     </section>`;
 }

@@ -3,6 +3,7 @@
 // (publish) with the version history and rollback, the bot's env variables and the
 // execution logs. Route: #/actions/<bot>/<action>. Only the REST API of docs/rest.md.
 import { html, useCallback, useEffect, useRef, useState } from "../lib.js";
+import { useBots } from "../bots.js";
 import { actionsApi } from "../api_actions.js";
 import { CodeEditor } from "../actions/CodeEditor.js";
 import { Problems } from "../actions/Problems.js";
@@ -269,7 +270,7 @@ function Editor({ s, botId, name, limits, onSaved }) {
 }
 
 export function ActionsPage({ s, ctl, rest }) {
-  const bots = (s.me && s.me.bot_details) || [];
+  const bots = useBots(s);
   const botId = rest[0] || (bots[0] && bots[0].id);
   const name = rest[1] || null;
   const [list, setList] = useState(null);
@@ -286,8 +287,8 @@ export function ActionsPage({ s, ctl, rest }) {
     return html`
       <main class="page" aria-label="Actions">
         <h1>Actions Dashboard</h1>
-        <p class="empty">You serve no bot yet. An admin adds you to a bot on the Admin page
-          (or <code>handoff create-agent --bot BOT_ID</code>).</p>
+        <p class="empty">There is no bot yet. Create one on the Admin page's Bots tab
+          (or with <code>handoff create-bot</code>).</p>
       </main>`;
   }
   const known = bots.some((b) => b.id === botId);

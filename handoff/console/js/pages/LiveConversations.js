@@ -3,6 +3,7 @@
 // page is visible), a read-only panel for the one they watch (live over the socket), and
 // the two ways to step in: Take over (it opens in the Inbox) and Transfer.
 import { html, useCallback, useEffect, useRef, useState } from "../lib.js";
+import { useBots } from "../bots.js";
 import { oversightApi } from "../api_oversight.js";
 import { explain } from "../messages.js";
 import { personName, sortedMessages } from "../conversations.js";
@@ -156,8 +157,9 @@ function WatchPanel({ s, ctl }) {
     </aside>`;
 }
 
-export function LiveConversations({ s, ctl, botId }) {
-  const bots = botId ? [botId] : (s.me && s.me.bots) || [];
+export function LiveConversations({ s, ctl, botId, onRefresh }) {
+  const known = useBots(s);
+  const bots = botId ? [botId] : known.map((b) => b.id);
   const { rows, readAt, truncated, error, refresh } = useInProgress(s.token, bots);
   const now = useNow(1000);
   const d = s.dialog;
@@ -177,7 +179,7 @@ export function LiveConversations({ s, ctl, botId }) {
         <h2 id="live-title">Conversations in progress</h2>
         <span class="count">${list.length}</span>
         <span class="small muted live-updated">${readAt ? `Updated ${new Date(readAt).toLocaleTimeString()}` : "Loading…"}</span>
-        <button type="button" class="btn btn-sm" onClick=${() => refresh()}>Refresh</button>
+        <button type="button" class="btn btn-sm" onClick=${() => { refresh(); if (onRefresh) onRefresh(); }}>Refresh</button>
       </div>
       ${error && html`<p class="inline-error" role="alert">Could not load the conversations: ${error}</p>`}
       <div class=${s.watching ? "live-grid live-grid-watching" : "live-grid"}>
