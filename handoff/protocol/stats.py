@@ -14,12 +14,12 @@ from typing import Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from handoff.protocol.common import Count
+from handoff.protocol.console import Colleague
 
 __all__ = [
     "MAX_HOURLY_DAYS",
     "MAX_PERIOD_DAYS",
     "SERIES_FIELDS",
-    "AgentLive",
     "BotLive",
     "LiveView",
     "Outcomes",
@@ -155,15 +155,6 @@ class StatsView(BaseModel):
     series: list[SeriesPoint]
 
 
-class AgentLive(BaseModel):
-    id: str
-    name: str
-    status: Literal["online", "away", "offline"]
-    load: Count
-    capacity: Count
-    teams: list[str]
-
-
 class BotLive(BaseModel):
     bot_id: str
     name: str
@@ -175,7 +166,8 @@ class BotLive(BaseModel):
     agents_online: Count
     agents_away: Count
     agents_offline: Count
-    agents: list[AgentLive]
+    agents: list[Colleague]
+    """Who serves the bot, as ``GET /api/v1/bots/{bot_id}/agents`` gives them."""
 
 
 class LiveView(BaseModel):

@@ -9,7 +9,7 @@ from handoff.routing.presence import agent_view
 from handoff.routing.refusals import NotYourBot, UnknownBot
 from handoff.storage.agents import AgentRecord
 
-__all__ = ["Colleagues"]
+__all__ = ["Colleagues", "agents_with_presence"]
 
 
 class Colleagues:
@@ -49,23 +49,31 @@ class Colleagues:
         """
         if bot_id not in record.bots:
             raise NotYourBot(field="bot_id")
-        ctx = self._ctx
-        live = {p.agent_id: p for p in await ctx.state.agents_for_bot(bot_id)}
-        agents: list[Colleague] = []
-        for other in await ctx.stores.agents.of_bot(bot_id):
-            presence = live.get(other.id)
-            status = AgentStatus.OFFLINE
-            if presence is not None and presence.connected:
-                status = presence.status
-            agents.append(
-                Colleague(
-                    id=other.id,
-                    name=other.name,
-                    status=status.value,
-                    load=presence.load if presence else 0,
-                    capacity=presence.capacity if presence else other.capacity,
-                    teams=list(other.teams.get(bot_id, [])),
-                )
-            )
+        agents = await agents_with_presence(self._ctx, bot_id)
         teams = sorted({team for agent in agents for team in agent.teams})
         return ColleagueList(agents=agents, teams=teams)
+
+
+async def agents_with_presence(ctx: Context, bot_id: str) -> list[Colleague]:
+    """Every agent who serves the bot and may work, with status and load from routing.
+
+    One who has no connected socket is ``offline``, and their load is 0.
+    """
+    live = {p.agent_id: p for p in await ctx.state.agents_for_bot(bot_id)}
+    agents: list[Colleague] = []
+    for other in await ctx.stores.agents.of_bot(bot_id):
+        presence = live.get(other.id)
+        status = AgentStatus.OFFLINE
+        if presence is not None and presence.connected:
+            status = presence.status
+        agents.append(
+            Colleague(
+                id=other.id,
+                name=other.name,
+                status=status.value,
+                load=presence.load if presence else 0,
+                capacity=presence.capacity if presence else other.capacity,
+                teams=list(other.teams.get(bot_id, [])),
+            )
+        )
+    return agents

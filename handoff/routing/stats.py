@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 from handoff.errors import BadRequest, Forbidden
 from handoff.protocol.stats import (
-    AgentLive,
     BotLive,
     LiveView,
     Outcomes,
@@ -23,6 +22,7 @@ from handoff.protocol.stats import (
     StatsView,
     Totals,
 )
+from handoff.routing.colleagues import agents_with_presence
 from handoff.routing.context import Context
 from handoff.routing.model import AgentStatus
 from handoff.routing.roles import Role, has_role, require_role
@@ -124,23 +124,7 @@ class Statistics:
         for bid in bot_ids:
             if bid not in counts.names:
                 continue  # deleted meanwhile
-            live = {p.agent_id: p for p in await ctx.state.agents_for_bot(bid)}
-            agents: list[AgentLive] = []
-            for other in await ctx.stores.agents.of_bot(bid):
-                presence = live.get(other.id)
-                status = AgentStatus.OFFLINE
-                if presence is not None and presence.connected:
-                    status = presence.status
-                agents.append(
-                    AgentLive(
-                        id=other.id,
-                        name=other.name,
-                        status=status.value,
-                        load=presence.load if presence else 0,
-                        capacity=presence.capacity if presence else other.capacity,
-                        teams=list(other.teams.get(bid, [])),
-                    )
-                )
+            agents = await agents_with_presence(ctx, bid)
             queue = await ctx.state.queue(bid)
             oldest = min((e.enqueued_at for e in queue), default=None)
             by_status = {s: sum(a.status == s.value for a in agents) for s in AgentStatus}

@@ -19,26 +19,7 @@ from handoff.storage.db import make_engine
 from handoff.storage.migrate import downgrade, upgrade
 from tests.conftest import Bot, Server
 from tests.integration.test_cli import run
-
-PASSWORD = "s3cret-pass"
-
-
-async def call(
-    server: Server, method: str, path: str, token: str | None, body: Any = None
-) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    kwargs: dict[str, Any] = {"headers": headers}
-    if body is not None:
-        kwargs["json"] = body
-    async with server.http.request(method, server.url + path, **kwargs) as resp:
-        if resp.status == 204:
-            assert await resp.read() == b""
-            return 204, None
-        return resp.status, await resp.json()
-
-
-def error(body: Any) -> tuple[str, str | None]:
-    return body["error"]["code"], body["error"].get("field")
+from tests.integration.test_console_api import PASSWORD, call, error
 
 
 async def someone(
