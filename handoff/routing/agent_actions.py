@@ -131,7 +131,10 @@ class AgentActions:
             await ctx.tell_watchers(
                 conversation_id,
                 ev.WATCHED_MESSAGE,
-                {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+                lambda: {
+                    "conversation_id": conversation_id,
+                    "message": stored.model_dump(mode="json"),
+                },
             )
         else:  # a retry: delivered if it was, then or since
             delivered = stored.seq <= await ctx.state.widget_seen(conversation_id)
@@ -148,7 +151,7 @@ class AgentActions:
         await self._ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_TYPING,
-            {"conversation_id": conversation_id, "sender": "agent", "typing": typing},
+            lambda: {"conversation_id": conversation_id, "sender": "agent", "typing": typing},
         )
 
     async def close(

@@ -8,6 +8,7 @@ to move a conversation live here so that each refusal is made in one place.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,18 +109,21 @@ class Context:
         await self.tell_watchers(
             moved.conversation_id,
             ev.WATCHED_STATE,
-            {"conversation": moved.model_dump(mode="json"), "transition": transition.value},
+            lambda: {"conversation": moved.model_dump(mode="json"), "transition": transition.value},
         )
         return moved
 
-    async def tell_watchers(self, conversation_id: str, event: str, data: dict[str, Any]) -> None:
-        """Emit to the sockets watching the conversation, if any.
+    async def tell_watchers(
+        self, conversation_id: str, event: str, data: Callable[[], dict[str, Any]]
+    ) -> None:
+        """Emit ``data()`` to the sockets watching the conversation, if any.
 
         The count of watches is asked first: with several processes an emit is a publish
         to all of them, a cost every message would pay for the rare watched conversation.
+        The payload is built only then, so an unwatched message costs no serialisation.
         """
         if await self.state.touch_connection(WATCHES, conversation_id, 0) > 0:
-            await self.notifier.watchers(conversation_id, event, data)
+            await self.notifier.watchers(conversation_id, event, data())
 
     async def wait_limit(self, bot_id: str) -> float:
         """How long a conversation of this bot may wait for an agent, in seconds."""

@@ -201,7 +201,7 @@ class WidgetSession:
         await ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_MESSAGE,
-            {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+            lambda: {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
         )
         return stored
 
@@ -230,7 +230,7 @@ class WidgetSession:
             return
         await messages.replace_transcript(conversation_id, items)
         shown = {"conversation_id": conversation_id, "messages": [i.model_dump() for i in items]}
-        await ctx.tell_watchers(conversation_id, ev.WATCHED_TRANSCRIPT, shown)
+        await ctx.tell_watchers(conversation_id, ev.WATCHED_TRANSCRIPT, lambda: shown)
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await ctx.notifier.agent(agent_id, ev.TRANSCRIPT, shown)
@@ -247,7 +247,7 @@ class WidgetSession:
         await self._ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_TYPING,
-            {"conversation_id": conversation_id, "sender": "user", "typing": typing},
+            lambda: {"conversation_id": conversation_id, "sender": "user", "typing": typing},
         )
 
     async def delivered(
