@@ -70,6 +70,7 @@ from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.outbox import OutboxRepo, OutboxSignal
 from handoff.storage.stats import StatsRepo
+from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
 from handoff.webhooks import WebhookSender
 
@@ -195,6 +196,7 @@ def create_app(
                     notes=NoteRepo(engine),
                     canned=CannedRepo(engine),
                     stats=StatsRepo(engine),
+                    teams=TeamRepo(engine),
                 ),
                 state=state,
                 notifier=SocketNotifier(sio),

@@ -26,7 +26,7 @@ class AdminTeams:
     async def of_bot(self, caller: AgentRecord, bot_id: str) -> TeamList:
         require_role(caller, Role.ADMIN, to=_MANAGE)
         await self._ctx.bots.get(bot_id, field="bot_id")
-        teams = await self._ctx.stores.agents.team_members(bot_id)
+        teams = await self._ctx.stores.teams.members(bot_id)
         records = await self._ctx.stores.agents.get_many(
             {agent for members in teams.values() for agent in members}
         )
@@ -67,26 +67,26 @@ class AdminTeams:
                     f"{record.name} is in {MAX_TEAMS_PER_BOT} teams of this bot already",
                     field=f"members.{index}",
                 )
-        before = await self._ctx.stores.agents.team_members(bot_id)
-        await self._ctx.stores.agents.set_team(bot_id, team, set(members))
+        before = await self._ctx.stores.teams.members(bot_id)
+        await self._ctx.stores.teams.set(bot_id, team, set(members))
         await self._synced(set(before.get(team, [])) | set(members))
         return await self.of_bot(caller, bot_id)
 
     async def rename(self, caller: AgentRecord, bot_id: str, team: str, name: str) -> TeamList:
         require_role(caller, Role.ADMIN, to=_MANAGE)
         await self._existing(bot_id, team)
-        if name != team and name in await self._ctx.stores.agents.team_members(bot_id):
+        if name != team and name in await self._ctx.stores.teams.members(bot_id):
             raise Conflict(f"the bot has a team {name!r} already", field="name", code="team_taken")
-        members = (await self._ctx.stores.agents.team_members(bot_id)).get(team, [])
-        await self._ctx.stores.agents.set_team(bot_id, team, None, new_name=name)
+        members = (await self._ctx.stores.teams.members(bot_id)).get(team, [])
+        await self._ctx.stores.teams.set(bot_id, team, None, new_name=name)
         await self._synced(set(members))
         return await self.of_bot(caller, bot_id)
 
     async def delete(self, caller: AgentRecord, bot_id: str, team: str) -> None:
         require_role(caller, Role.ADMIN, to=_MANAGE)
         await self._existing(bot_id, team)
-        members = (await self._ctx.stores.agents.team_members(bot_id)).get(team, [])
-        await self._ctx.stores.agents.set_team(bot_id, team, ())
+        members = (await self._ctx.stores.teams.members(bot_id)).get(team, [])
+        await self._ctx.stores.teams.set(bot_id, team, ())
         await self._synced(set(members))
 
     async def _synced(self, agent_ids: set[str]) -> None:
@@ -95,5 +95,5 @@ class AdminTeams:
 
     async def _existing(self, bot_id: str, team: str) -> None:
         await self._ctx.bots.get(bot_id, field="bot_id")
-        if team not in await self._ctx.stores.agents.team_members(bot_id):
+        if team not in await self._ctx.stores.teams.members(bot_id):
             raise NotFound(f"the bot has no team {team!r}", field="team", code="unknown_team")

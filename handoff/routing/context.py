@@ -29,6 +29,7 @@ from handoff.storage.messages import MessageRepo
 from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.stats import StatsRepo
+from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
 
 __all__ = ["WATCHES", "Context", "Stores", "is_blank"]
@@ -65,6 +66,7 @@ class Stores:
     notes: NoteRepo
     canned: CannedRepo
     stats: StatsRepo
+    teams: TeamRepo
 
 
 @dataclass(frozen=True, slots=True)

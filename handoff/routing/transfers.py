@@ -127,7 +127,7 @@ class Transfers:
         cid = view.conversation_id
         holder = view.agent_id
         assert holder is not None
-        if to_team not in await ctx.stores.agents.teams_of_bot(view.bot_id):
+        if to_team not in await ctx.stores.teams.names(view.bot_id):
             raise NotFound(
                 f"no team {to_team!r} for this bot", field="to_team", code="unknown_team"
             )

@@ -205,18 +205,6 @@ class AgentRepo:
         found = await self.get_many(ids)
         return sorted(found.values(), key=lambda r: (r.name.casefold(), r.id))
 
-    async def teams_of_bot(self, bot_id: str) -> set[str]:
-        """Every team name any agent of the bot belongs to."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(agent_bots.c.teams)
-                    .join(agents, agents.c.id == agent_bots.c.agent_id)
-                    .where(agent_bots.c.bot_id == bot_id, agents.c.deleted_at.is_(None))
-                )
-            ).all()
-        return {team for row in rows for team in (row.teams or [])}
-
     async def authenticate(self, email: str, password: str) -> AgentRecord | None:
         """The agent with these credentials (disabled or not), or None.
 
@@ -241,7 +229,6 @@ class AgentRepo:
                     agents.update().where(agents.c.id == row.id).values(password_hash=new_hash)
                 )
         return await self.get(row.id)
-
 
     async def list_all(self) -> list[AgentRecord]:
         """Every agent not deleted (disabled ones too), by name."""
@@ -321,60 +308,6 @@ class AgentRepo:
                         ],
                     )
         return None if delete else await self.get(agent_id)
-
-    async def team_members(self, bot_id: str) -> dict[str, list[str]]:
-        """The bot's teams: name → the ids of the agents (not deleted) in it."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams)
-                    .join(agents, agents.c.id == agent_bots.c.agent_id)
-                    .where(agent_bots.c.bot_id == bot_id, agents.c.deleted_at.is_(None))
-                    .order_by(agent_bots.c.agent_id)
-                )
-            ).all()
-        teams: dict[str, list[str]] = {}
-        for row in rows:
-            for team in row.teams or []:
-                teams.setdefault(team, []).append(row.agent_id)
-        return teams
-
-    async def set_team(
-        self,
-        bot_id: str,
-        team: str,
-        members: Collection[str] | None,
-        *,
-        new_name: str | None = None,
-    ) -> None:
-        """Set who is in the bot's ``team`` (and rename it), in one transaction.
-
-        ``members``: the agents in it afterwards (those who do not serve the bot are
-        ignored; the caller checks them); None keeps its members. ``new_name``: the
-        team's name afterwards. An empty team no longer exists: teams are the names
-        their members carry per bot.
-        """
-        target = new_name or team
-        async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(agent_bots.c.agent_id, agent_bots.c.teams).where(
-                        agent_bots.c.bot_id == bot_id
-                    )
-                )
-            ).all()
-            for row in rows:
-                before = list(row.teams or [])
-                after = [t for t in before if t not in (team, target)]
-                keep = (team in before) if members is None else (row.agent_id in members)
-                if keep:
-                    after.append(target)
-                if after != before:
-                    await conn.execute(
-                        agent_bots.update()
-                        .where(agent_bots.c.bot_id == bot_id, agent_bots.c.agent_id == row.agent_id)
-                        .values(teams=after)
-                    )
 
 
 _CHUNK = 500

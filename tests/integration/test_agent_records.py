@@ -11,6 +11,7 @@ from handoff.storage.bots import BotRepo
 from handoff.storage.db import make_engine
 from handoff.storage.migrate import upgrade
 from handoff.storage.tables import agent_bots
+from handoff.storage.teams import TeamRepo
 
 
 async def _upgrade_keeps_agents(url: str) -> None:
@@ -70,7 +71,7 @@ async def test_disabled_and_deleted_agents(tmp_path: Path) -> None:
         assert await repo.by_email("anna@example.com") is None
         assert await repo.authenticate("anna@example.com", "pw") is None
         assert await repo.set_disabled(anna.id, True) is None
-        assert await repo.teams_of_bot(bot.id) == {"vip"}
+        assert await TeamRepo(engine).names(bot.id) == {"vip"}
         many = await repo.get_many([ben.id, anna.id, *(f"agt_x{i}" for i in range(1200))])
         assert list(many) == [ben.id]
     finally:

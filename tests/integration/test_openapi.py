@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handoff.api.openapi import OPS
+from handoff.api.openapi_ops import OPS
 from handoff.app import create_app
 from tests.conftest import Server, make_settings
 

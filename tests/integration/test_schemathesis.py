@@ -33,7 +33,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.engine import Status, from_schema
 from schemathesis.engine import events as st_events
 
-from handoff.api.openapi import OPS
+from handoff.api.openapi_ops import OPS
 from tests.conftest import Server
 
 # Small enough that the whole run takes a few seconds; the coverage phase adds its
