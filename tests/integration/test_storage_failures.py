@@ -436,6 +436,10 @@ async def test_a_dead_message_writer_is_started_again_by_the_health_check(
         await _until(lambda: not writer.running, "the writer did not stop")
         with pytest.raises(StorageUnavailable):
             await writer.check()
+        # That check started the writer again; it dies again at once. Let it, before
+        # the directory appears: a writer still opening the file would race the
+        # migration for the switch to WAL, which SQLite refuses as "locked".
+        await _until(lambda: not writer.running, "the restarted writer did not stop")
         (tmp_path / "later").mkdir()
         await upgrade(url)
         # No message is written: a process out of rotation only gets health checks.
