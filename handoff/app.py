@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.actions.runner_config import runner_config
@@ -76,9 +77,22 @@ from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
 from handoff.webhooks import WebhookSender
 
-__all__ = ["AGENT_SOCKETS", "ENGINE", "ROUTING_STATE", "SIO", "WRITER", "create_app"]
+__all__ = [
+    "AGENT_SOCKETS",
+    "ENGINE",
+    "ROUTING_STATE",
+    "SIO",
+    "WRITER",
+    "RedisUnreachable",
+    "create_app",
+]
 
 log = logging.getLogger("handoff")
+
+
+class RedisUnreachable(RuntimeError):
+    """The server cannot start: ``HANDOFF_REDIS_URL`` is set and Redis does not answer."""
+
 
 SIO = web.AppKey("sio", SocketServer)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -207,7 +221,10 @@ def create_app(
             app[AGENT_SOCKETS] = agents
             app[RECHECK_AGENTS] = agents.recheck
             sio.register_namespace(agents)
-            await state.heartbeat(service.heartbeat_ttl)
+            try:
+                await state.heartbeat(service.heartbeat_ttl)
+            except RedisError as exc:
+                raise RedisUnreachable(f"HANDOFF_REDIS_URL: Redis does not answer: {exc}") from None
             await service.recover()
             yield
         finally:

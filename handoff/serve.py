@@ -131,7 +131,7 @@ def _first_run_lines(bot_ids: list[str]) -> list[str]:
 def serve(args: argparse.Namespace) -> None:
     from handoff.api.demo import DEMO
     from handoff.api.keys import ACTIONS
-    from handoff.app import ENGINE, create_app
+    from handoff.app import ENGINE, RedisUnreachable, create_app
 
     settings = settings_from_env()
     if args.host:
@@ -175,4 +175,7 @@ def serve(args: argparse.Namespace) -> None:
         print("\n".join(lines), flush=True)
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    except RedisUnreachable as exc:
+        sys.exit(f"handoff: {exc}")

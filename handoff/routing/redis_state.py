@@ -20,6 +20,7 @@ import time
 import uuid
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from handoff.errors import StateUnavailable
 from handoff.routing import redis_codec as codec
@@ -109,6 +110,8 @@ class RedisRoutingState:
             # Dead at once rather than after the heartbeat's expiry: the next reaper
             # takes what this process still counts (sockets the stop did not close).
             await self._redis.delete(self._keys.alive(self._process_id))
+        except RedisError:
+            pass  # Redis is gone: the heartbeat expires by itself
         finally:
             if self._owns_client:
                 await self._redis.aclose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -297,3 +298,26 @@ async def test_a_killed_processs_sockets_let_go(
             proc.kill()
             await proc.wait()
         await stop_server(runner, server)
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"HANDOFF_REDIS_PREFIX": ""}, "HANDOFF_REDIS_PREFIX: String should have at least 1"),
+        ({"HANDOFF_HEARTBEAT_SECONDS": "0"}, "HANDOFF_HEARTBEAT_SECONDS: Input should be greater"),
+        (
+            {"HANDOFF_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0", "HANDOFF_PORT": "0"},
+            "HANDOFF_REDIS_URL: Redis does not answer",
+        ),
+    ],
+)
+def test_bad_redis_settings_stop_the_start_with_the_setting_named(
+    tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    environ = {**os.environ, "HANDOFF_DATA_DIR": str(tmp_path / "data"), **env}
+    done = subprocess.run(
+        [str(HANDOFF), "serve"], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
