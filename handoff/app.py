@@ -2,8 +2,8 @@
 
 Nothing runs at import. Every resource is opened before ``yield`` and closed
 after it in its own ``app.cleanup_ctx`` entry, in the order listed in
-:func:`create_app`: database, message writer, webhook sender, routing, runner pool,
-housekeeping.
+:func:`create_app`: database, message writer, webhook sender, pub/sub (with Redis),
+routing, runner pool, housekeeping.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,11 +27,13 @@ from handoff.api.console_page import setup_console_page
 from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.demo import DEMO_PAGE, DEMO_PAGE_PATH, setup_demo
+from handoff.api.health import process_info
 from handoff.api.keys import (
     ACTIONS,
     DEVICES,
     LOGIN_THROTTLE,
     PRESETS,
+    PUBSUB_HEALTH,
     RECHECK_AGENTS,
     SERVICE,
     SETTINGS,
@@ -56,6 +57,8 @@ from handoff.security import DeviceTokens, TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
 from handoff.sockets.notifier import SocketNotifier
+from handoff.sockets.pubsub import RedisManager
+from handoff.sockets.pubsub_health import PubSubHealth
 from handoff.sockets.widget import WidgetNamespace
 from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
@@ -69,6 +72,7 @@ from handoff.storage.migrate import upgrade
 from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.outbox import OutboxRepo, OutboxSignal
+from handoff.storage.redis_keys import RedisKeys
 from handoff.storage.stats import StatsRepo
 from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
@@ -89,11 +93,10 @@ _STATIC = Path(__file__).parent / "console"
 def _socket_server(settings: Settings) -> SocketServer:
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url)
-        log.warning(
-            "HANDOFF_REDIS_URL is set: Socket.IO rooms are shared through Redis, but the "
-            "routing state (queue, presence, assignments) is still kept in this process. "
-            "Run a single process until the Redis routing state is available."
+        manager = RedisManager(
+            settings.redis_url,
+            channel=RedisKeys(settings.redis_prefix).socketio_channel,
+            timeout=settings.redis_probe_timeout_seconds,
         )
     origins = "*" if "*" in settings.cors_origins else settings.cors_origins
     return SocketServer(
@@ -179,6 +182,21 @@ def create_app(
         finally:
             await sender.aclose()
 
+    async def pubsub(app: web.Application) -> AsyncIterator[None]:
+        # With Redis: the Socket.IO channel's listener, watched by a round trip to itself.
+        manager = sio.manager
+        process_info(getattr(manager, "host_id", None))
+        if not isinstance(manager, RedisManager):
+            yield
+            return
+        health = PubSubHealth(manager)
+        app[PUBSUB_HEALTH] = health
+        try:
+            await health.start(within=settings.redis_probe_timeout_seconds)
+            yield
+        finally:
+            await manager.aclose()
+
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
         state = MemoryState()
@@ -245,6 +263,9 @@ def create_app(
             asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),
         ]
+        if PUBSUB_HEALTH in app:
+            probe = app[PUBSUB_HEALTH].run_once
+            tasks.append(asyncio.create_task(_every(settings.redis_probe_interval_seconds, probe)))
         try:
             yield
         finally:
@@ -254,7 +275,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app.cleanup_ctx.extend([database, message_writer, webhooks, routing, runner_pool, housekeeping])
+    app.cleanup_ctx.extend(
+        [database, message_writer, webhooks, pubsub, routing, runner_pool, housekeeping]
+    )
     setup_routes(app)
     setup_action_routes(app)
     setup_webhook_routes(app)
