@@ -133,13 +133,20 @@ def create_app(
     secret_key = load_secret_key(settings)
     app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)
     app[DEVICES] = DeviceTokens(secret_key, max_age_seconds=settings.login_device_ttl_seconds)
-    app[LOGIN_THROTTLE] = LimitsSignInThrottle(
-        SignInRules.parse(
-            settings.login_failures_per_account_address,
-            settings.login_failures_per_address,
-            settings.login_failures_per_account,
-        )
+    rules = SignInRules.parse(
+        settings.login_failures_per_account_address,
+        settings.login_failures_per_address,
+        settings.login_failures_per_account,
     )
+    throttle = LimitsSignInThrottle(rules)
+    if settings.redis_url:  # failed sign-ins count on every process
+        throttle = LimitsSignInThrottle.on_redis(
+            rules,
+            settings.redis_url,
+            key_prefix=RedisKeys(settings.redis_prefix).limits,
+            timeout=settings.redis_probe_timeout_seconds,
+        )
+    app[LOGIN_THROTTLE] = throttle
     # Read and checked here, before anything opens: a bad file stops the start with
     # the file and the field (PresetError).
     app[PRESETS] = Presets.load(presets_dir)
@@ -196,6 +203,7 @@ def create_app(
             yield
         finally:
             await manager.aclose()
+            await throttle.aclose()
 
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]

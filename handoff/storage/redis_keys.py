@@ -18,6 +18,8 @@ The layout, for ``p = "handoff:"``:
   ``p widget_lost:<conversation>``, ``p connections:<kind>:<key>``.
 - ``p announced:<conversation>``, ``p last_queue:<bot>``.
 - ``p socketio``: not a key but the pub/sub channel of python-socketio's Redis manager.
+- ``p limits:...``: the sign-in throttle's moving windows (the ``limits`` library's keys,
+  each with the TTL of its window).
 
 TTLs: only the two announcement marks (``announced``, ``last_queue``) expire, after
 :data:`ANNOUNCEMENT_TTL_SECONDS`: they only prevent telling somebody the same thing
@@ -56,6 +58,9 @@ class RedisKeys:
         self.generations = f"{prefix}generations"
         self.socketio_channel = f"{prefix}socketio"
         """The Socket.IO Redis manager's pub/sub channel (a channel, not a key)."""
+        self.limits = f"{prefix}limits"
+        """Starts the sign-in throttle's keys, which the ``limits`` library names itself
+        (``<prefix>limits:LIMITS:...``), each expiring with its moving window."""
         # A script that learns an agent id from what it reads (``release``) builds
         # that agent's key itself from this prefix: the only key not built here.
         self.agent_conversations_prefix = f"{prefix}agent_conversations:"

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import free_port
 
-__all__ = ["OwnRedis"]
+__all__ = ["OwnRedis", "own_redis_fixture"]
 
 
 class OwnRedis:
@@ -78,3 +80,14 @@ class OwnRedis:
             return await client.execute_command(*args)
         finally:
             await client.aclose()
+
+
+@pytest.fixture(name="own_redis")
+async def own_redis_fixture(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+    """A started :class:`OwnRedis`, killed after the test (a test module imports it)."""
+    redis = OwnRedis(tmp_path / "redis")
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.stop()

@@ -26,20 +26,13 @@ from handoff.protocol import events as ev
 from handoff.sockets import rooms
 from handoff.sockets.pubsub_health import PubSubHealth
 from tests.conftest import Client, Server, make_settings, start_server, stop_server
-from tests.integration.own_redis import OwnRedis
+from tests.integration.own_redis import (
+    OwnRedis,
+    own_redis_fixture,  # noqa: F401
+)
 from tests.integration.proxy import FreezingProxy
 
 pytestmark = pytest.mark.timeout(40)
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
-    redis = OwnRedis(tmp_path / "redis")
-    await redis.start()
-    try:
-        yield redis
-    finally:
-        await redis.stop()
 
 
 @pytest.fixture
