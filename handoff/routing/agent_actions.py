@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from handoff.errors import Conflict, Forbidden
+from handoff.metrics import LATENCY_TO_WIDGET
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
     ConversationState,
@@ -94,6 +96,7 @@ class AgentActions:
         self, record: AgentRecord, conversation_id: str, text: str, client_msg_id: str | None
     ) -> Sent:
         """Store the agent's message, then deliver it to the widget."""
+        received = time.perf_counter()
         ctx = self._ctx
         ctx.check_text(text, "text")
         if await ctx.state.assigned_agent(conversation_id) != record.id:
@@ -116,6 +119,7 @@ class AgentActions:
                     "agent": {"id": record.id, "name": record.name},
                 },
             )
+            LATENCY_TO_WIDGET.observe(time.perf_counter() - received)
             # From the routing state alone (no database read): this is every message's path.
             if await ctx.state.touch_connection("widget", conversation_id, 0):
                 await ctx.state.mark_widget_seen(conversation_id, stored.seq)
