@@ -50,6 +50,7 @@ from handoff.config import Settings, load_secret_key
 from handoff.dialogues.presets import PRESETS_DIR, Presets
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
+from handoff.routing.redis_state import RedisRoutingState
 from handoff.routing.service import HandoffService, Stores
 from handoff.routing.shared_state import RoutingState
 from handoff.runner import RunnerPool
@@ -207,7 +208,9 @@ def create_app(
 
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
-        state = MemoryState()
+        state: RoutingState = MemoryState()
+        if settings.redis_url:
+            state = RedisRoutingState.from_url(settings.redis_url, prefix=settings.redis_prefix)
         app[ROUTING_STATE] = state
         try:
             service = HandoffService(
@@ -234,6 +237,7 @@ def create_app(
             app[AGENT_SOCKETS] = agents
             app[RECHECK_AGENTS] = agents.recheck
             sio.register_namespace(agents)
+            await state.heartbeat(service.heartbeat_ttl)
             await service.recover()
             yield
         finally:
@@ -267,6 +271,7 @@ def create_app(
         engine = app[ENGINE]
         tasks = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, app[SERVICE].sweep)),
+            asyncio.create_task(_every(settings.heartbeat_seconds, app[SERVICE].heartbeat)),
             asyncio.create_task(_every(settings.agent_recheck_seconds, app[AGENT_SOCKETS].recheck)),
             asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),

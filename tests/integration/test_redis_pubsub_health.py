@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.web_app import CleanupError
 from prometheus_client import REGISTRY
+from redis.exceptions import RedisError
 
 from handoff.api.keys import PUBSUB_HEALTH
 from handoff.app import SIO
@@ -56,7 +58,16 @@ async def servers(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         yield start
     finally:
         for runner, server in reversed(started):
-            await stop_server(runner, server)
+            await stop(runner, server)
+
+
+async def stop(runner: Any, server: Server) -> None:
+    """Stop a server; a Redis this test restarted or cut may fail the routing state's close
+    (it is reported, and everything else is closed: aiohttp runs every cleanup step)."""
+    try:
+        await stop_server(runner, server)
+    except (RedisError, CleanupError) as exc:
+        logging.getLogger(__name__).warning("stopping %s: %r", server.url, exc)
 
 
 def health(server: Server) -> PubSubHealth:
@@ -170,45 +181,37 @@ async def test_redis_restart_is_degraded_then_heard_again(
     assert metric("handoff_redis_round_trip_seconds") > 0
 
 
+@pytest.fixture
+async def proxy(own_redis: OwnRedis) -> AsyncIterator[FreezingProxy]:
+    """A proxy in front of the test's Redis; requested before ``servers``, it outlives them."""
+    made = FreezingProxy(own_redis.port)
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
 async def test_a_listener_on_a_link_gone_silent_is_restarted(
-    own_redis: OwnRedis, servers: Callable[..., Any]
+    own_redis: OwnRedis, proxy: FreezingProxy, servers: Callable[..., Any]
 ) -> None:
     # Server A reaches Redis through a proxy that can swallow everything without closing:
     # a connection dropped by a middlebox. python-socketio's listener would wait on it
     # forever (its issue #281), deaf and saying nothing.
-    proxy = FreezingProxy(own_redis.port)
-    await proxy.start()
-    try:
-        a = await servers(f"redis://127.0.0.1:{proxy.port}/0", redis_probe_timeout_seconds=1.0)
-        b = await servers(own_redis.url)
-        cid, widget = await bound_widget(a)
-        await crosses(b, cid, widget, "before")
+    a = await servers(f"redis://127.0.0.1:{proxy.port}/0", redis_probe_timeout_seconds=1.0)
+    b = await servers(own_redis.url)
+    cid, widget = await bound_widget(a)
+    await crosses(b, cid, widget, "before")
 
-        proxy.freeze()  # every connection open now: A's listener's and its publisher's
-        await health(a).run_once()
-        assert not health(a).ok
-        assert "did not come back" in (health(a).reason or "") or "publish" in (
-            health(a).reason or ""
-        )
-        status, body, _ = await healthz(a)
-        assert status == 503 and body["status"] == "degraded"
-
-        await until_healthy(a)  # the restarted listener subscribed on a new connection
-        await crosses(b, cid, widget, "after the link went silent")
-        status, body, _ = await healthz(a)
-        assert status == 200 and body["redis"] == "ok"
-    finally:
-        await proxy.close()
-
-
-async def test_a_server_starts_degraded_while_redis_is_down(
-    tmp_path: Path, servers: Callable[..., Any]
-) -> None:
-    down = OwnRedis(tmp_path / "never-started")  # a free port nobody listens on
-    a = await servers(down.url, redis_probe_timeout_seconds=0.5)
+    proxy.freeze()  # every connection open now: A's listener's and its publisher's
+    await health(a).run_once()
+    assert not health(a).ok
+    assert "did not come back" in (health(a).reason or "") or "publish" in (health(a).reason or "")
     status, body, _ = await healthz(a)
     assert status == 503 and body["status"] == "degraded"
-    assert "cannot publish" in body["redis"], body
-    # The widget protocol still works on this server (rooms of its own sockets).
-    cid, widget = await bound_widget(a)
-    await crosses(a, cid, widget, "local")
+
+    await until_healthy(a)  # the restarted listener subscribed on a new connection
+    await crosses(b, cid, widget, "after the link went silent")
+    status, body, _ = await healthz(a)
+    assert status == 200 and body["redis"] == "ok"
+    proxy.cut()  # the frozen links are dead: let whatever still holds one know
