@@ -97,10 +97,10 @@ class RedisManager(_Manager):
         self._listener: Redis | None = None
         self._subscribed = asyncio.Event()
         self._generation = 0
+        """Which listener is the current one: a restart makes the running one stale."""
         self._listen_failures = 0
         """Failed subscriptions in a row, over restarts: only the first is a warning."""
         self._listen_error = ""
-        """Which listener is the current one: a restart makes the running one stale."""
         self._closing: set[asyncio.Task[None]] = set()
         self.on_publish_failed: Callable[[str], None] = lambda reason: None
         """Told the reason of every publish that failed twice (the emit is lost to other
@@ -158,6 +158,8 @@ class RedisManager(_Manager):
             self.pubsub = pubsub
             try:
                 await pubsub.subscribe(self.channel)
+                if generation != self._generation:
+                    raise asyncio.CancelledError  # restarted while it subscribed
                 self._subscribed.set()
                 if self._listen_failures:
                     log.info(
@@ -172,7 +174,8 @@ class RedisManager(_Manager):
             except Exception as exc:  # a listener must outlive whatever Redis does
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
-                self._subscribed.clear()
+                if generation == self._generation:  # a stale one, closed late, leaves it be
+                    self._subscribed.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                 with contextlib.suppress(Exception):
