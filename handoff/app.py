@@ -2,8 +2,8 @@
 
 Nothing runs at import. Every resource is opened before ``yield`` and closed
 after it in its own ``app.cleanup_ctx`` entry, in the order listed in
-:func:`create_app`: database, message writer, webhook sender, routing, runner pool,
-housekeeping.
+:func:`create_app`: database, message writer, webhook sender, pub/sub (with Redis),
+routing, runner pool, housekeeping.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from handoff.api.console_page import setup_console_page
 from handoff.api.converse import setup_dialogues
 from handoff.api.cors import cors_middleware
 from handoff.api.demo import DEMO_PAGE, DEMO_PAGE_PATH, setup_demo
+from handoff.api.health import process_info
 from handoff.api.keys import (
     ACTIONS,
     DEVICES,
     LOGIN_THROTTLE,
     PRESETS,
+    PUBSUB_HEALTH,
     RECHECK_AGENTS,
     SERVICE,
     SETTINGS,
@@ -57,7 +59,8 @@ from handoff.security import DeviceTokens, TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
 from handoff.sockets.notifier import SocketNotifier
-from handoff.sockets.redis_manager import close_manager, redis_manager
+from handoff.sockets.pubsub import RedisManager
+from handoff.sockets.pubsub_health import PubSubHealth
 from handoff.sockets.widget import WidgetNamespace
 from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
@@ -105,7 +108,11 @@ _STATIC = Path(__file__).parent / "console"
 def _socket_server(settings: Settings) -> SocketServer:
     manager = None
     if settings.redis_url:
-        manager = redis_manager(settings.redis_url, RedisKeys(settings.redis_prefix))
+        manager = RedisManager(
+            settings.redis_url,
+            channel=RedisKeys(settings.redis_prefix).socketio_channel,
+            timeout=settings.redis_probe_timeout_seconds,
+        )
     origins = "*" if "*" in settings.cors_origins else settings.cors_origins
     return SocketServer(
         async_mode="aiohttp",
@@ -141,13 +148,20 @@ def create_app(
     secret_key = load_secret_key(settings)
     app[SIGNER] = TokenSigner(secret_key, max_age_seconds=settings.token_ttl_seconds)
     app[DEVICES] = DeviceTokens(secret_key, max_age_seconds=settings.login_device_ttl_seconds)
-    app[LOGIN_THROTTLE] = LimitsSignInThrottle(
-        SignInRules.parse(
-            settings.login_failures_per_account_address,
-            settings.login_failures_per_address,
-            settings.login_failures_per_account,
-        )
+    rules = SignInRules.parse(
+        settings.login_failures_per_account_address,
+        settings.login_failures_per_address,
+        settings.login_failures_per_account,
     )
+    throttle = LimitsSignInThrottle(rules)
+    if settings.redis_url:  # failed sign-ins count on every process
+        throttle = LimitsSignInThrottle.on_redis(
+            rules,
+            settings.redis_url,
+            key_prefix=RedisKeys(settings.redis_prefix).limits,
+            timeout=settings.redis_probe_timeout_seconds,
+        )
+    app[LOGIN_THROTTLE] = throttle
     # Read and checked here, before anything opens: a bad file stops the start with
     # the file and the field (PresetError).
     app[PRESETS] = Presets.load(presets_dir)
@@ -190,6 +204,22 @@ def create_app(
         finally:
             await sender.aclose()
 
+    async def pubsub(app: web.Application) -> AsyncIterator[None]:
+        # With Redis: the Socket.IO channel's listener, watched by a round trip to itself.
+        manager = sio.manager
+        process_info(getattr(manager, "host_id", None))
+        if not isinstance(manager, RedisManager):
+            yield
+            return
+        health = PubSubHealth(manager)
+        app[PUBSUB_HEALTH] = health
+        try:
+            await health.start(within=settings.redis_probe_timeout_seconds)
+            yield
+        finally:
+            await manager.aclose()
+            await throttle.aclose()
+
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
         state: RoutingState = MemoryState()
@@ -228,7 +258,6 @@ def create_app(
             await service.recover()
             yield
         finally:
-            await close_manager(sio)
             await state.close()
 
     async def runner_pool(app: web.Application) -> AsyncIterator[None]:
@@ -264,6 +293,9 @@ def create_app(
             asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),
         ]
+        if PUBSUB_HEALTH in app:
+            probe = app[PUBSUB_HEALTH].run_once
+            tasks.append(asyncio.create_task(_every(settings.redis_probe_interval_seconds, probe)))
         try:
             yield
         finally:
@@ -273,7 +305,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app.cleanup_ctx.extend([database, message_writer, webhooks, routing, runner_pool, housekeeping])
+    app.cleanup_ctx.extend(
+        [database, message_writer, webhooks, pubsub, routing, runner_pool, housekeeping]
+    )
     setup_routes(app)
     setup_action_routes(app)
     setup_webhook_routes(app)

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     process silent for three intervals is dead: its sockets no longer count)."""
     secret_key: str | None = None
     """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
+    redis_probe_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """How often each process sends a message through the Socket.IO pub/sub channel to
+    itself, to find a listener that went deaf (it is then restarted, and ``/healthz``
+    answers degraded until a round trip comes back)."""
+    redis_probe_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    """How long that round trip, a Redis connect, or one publish may take before it counts
+    as failed."""
 
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     agent_recheck_seconds: float = Field(default=30.0, gt=0)

@@ -5,10 +5,17 @@ address signs in freely, and follows OWASP's device-cookie design so a flood of
 wrong passwords cannot lock the real owner out: a device that signed in before
 (it holds a known-device token) is counted on its own, never against the
 account's or the address's shared counters.
+
+With ``HANDOFF_REDIS_URL`` the sign-in counters live in Redis (``limits``' async Redis
+storage on redis-py, under ``<HANDOFF_REDIS_PREFIX>limits``), so failures on one process
+count on every other; while Redis cannot be reached, sign-ins are refused (``503
+signin_unavailable``, fail closed) rather than let through uncounted. The per-socket token
+buckets stay in their process: a socket lives on one process.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter
@@ -18,10 +25,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import limits
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
 
-from handoff.errors import RateLimited
+from handoff.errors import HandoffError, RateLimited
 
 __all__ = [
     "Bucket",
@@ -31,7 +40,10 @@ __all__ = [
     "SignInOutcome",
     "SignInRules",
     "SignInThrottle",
+    "SignInUnavailable",
 ]
+
+log = logging.getLogger("handoff.ratelimit")
 
 
 class Bucket:
@@ -65,6 +77,21 @@ class SignInLimited(RateLimited):
     def __init__(self, message: str, *, field: str, retry_after: int) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+
+
+class SignInUnavailable(HandoffError):
+    """The shared sign-in counters (Redis) cannot be read or written: nobody signs in."""
+
+    code = "signin_unavailable"
+    status = 503
+    retry_after = 5
+
+    def __init__(self) -> None:
+        super().__init__(
+            "sign-in is unavailable: the failed-attempt counters (Redis) cannot be reached; "
+            "try again shortly",
+            field="redis",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,11 +155,40 @@ class LimitsSignInThrottle:
     them is counted.
     """
 
-    def __init__(self, rules: SignInRules, storage: Storage | None = None) -> None:
+    def __init__(
+        self, rules: SignInRules, storage: Storage | None = None, pool: ConnectionPool | None = None
+    ) -> None:
         self._rules = rules
         self._storage = storage if storage is not None else MemoryStorage()
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._pending: Counter[tuple[str, ...]] = Counter()
+        self._pool = pool
+
+    @classmethod
+    def on_redis(
+        cls, rules: SignInRules, url: str, *, key_prefix: str, timeout: float
+    ) -> LimitsSignInThrottle:
+        """Counters shared through Redis at ``url`` (``redis://``, ``rediss://``, ``unix://``).
+
+        ``timeout``: how long one Redis command may take (a silent link does not hold a
+        sign-in forever).
+        """
+        pool = ConnectionPool.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        scheme, rest = url.split("://", 1)
+        uri = f"async+redis+unix://{rest}" if scheme == "unix" else f"async+{scheme}://{rest}"
+        storage = RedisStorage(
+            uri,
+            implementation="redispy",
+            key_prefix=key_prefix,
+            wrap_exceptions=True,
+            connection_pool=pool,  # type: ignore[arg-type]
+        )
+        return cls(rules, storage, pool)
+
+    async def aclose(self) -> None:
+        """Close the Redis connections, if any."""
+        if self._pool is not None:
+            await self._pool.disconnect()
 
     def _counters(self, attempt: SignInAttempt) -> list[_Counter]:
         rules, account = self._rules, attempt.account
@@ -174,16 +230,25 @@ class LimitsSignInThrottle:
             self._pending[c.key] += 1
         outcome = SignInOutcome()
         try:
-            for c in counters:
-                await self._check(c)
-            yield outcome
-            if outcome.ok is False:  # counted before the reservation is given back
+            try:
                 for c in counters:
-                    await self._limiter.hit(c.rule, *c.key)
-            elif outcome.ok:
-                # The owner got in: their own slate (this address, or this device) is
-                # clean; the shared counters keep what others did.
-                await self._limiter.clear(counters[0].rule, *counters[0].key)
+                    await self._check(c)
+            except StorageError as exc:
+                log.error("sign-in refused: the counters cannot be read (%s)", exc.storage_error)
+                raise SignInUnavailable() from exc
+            yield outcome
+            try:
+                if outcome.ok is False:  # counted before the reservation is given back
+                    for c in counters:
+                        await self._limiter.hit(c.rule, *c.key)
+                elif outcome.ok:
+                    # The owner got in: their own slate (this address, or this device) is
+                    # clean; the shared counters keep what others did.
+                    await self._limiter.clear(counters[0].rule, *counters[0].key)
+            except StorageError as exc:
+                log.error("a sign-in could not be counted (%s)", exc.storage_error)
+                if outcome.ok is False:  # an uncounted failure must not look like an answer
+                    raise SignInUnavailable() from exc
         finally:
             for c in counters:
                 self._pending[c.key] -= 1

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from handoff.errors import BadRequest, Conflict, NotFound
+from handoff.metrics import ACTION_CALLS
 from handoff.protocol.actions import ACTION_NAME, ENV_NAME, EnvVarView, InvocationView
 from handoff.runner import (
     CodeProblem,
@@ -207,6 +208,8 @@ class ActionService:
             limits=self.settings.limits,
         )
         result = await self.pool.invoke(request)
+        kind = "ok" if result.ok else str(result.error.kind) if result.error else "error"
+        ACTION_CALLS.labels(stage, kind).inc()
         if not result.ok and result.error is not None:
             log.info(
                 "action %s/%s v%d (%s) broke: %s: %s",

@@ -12,6 +12,7 @@ from handoff.dialogues.presets import Presets
 from handoff.ratelimit import SignInThrottle
 from handoff.routing.service import HandoffService
 from handoff.security import DeviceTokens, TokenSigner
+from handoff.sockets.pubsub_health import PubSubHealth
 from handoff.webhooks import WebhookSender
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DEVICES",
     "LOGIN_THROTTLE",
     "PRESETS",
+    "PUBSUB_HEALTH",
     "RECHECK_AGENTS",
     "SERVICE",
     "SETTINGS",
@@ -35,6 +37,8 @@ ACTIONS = web.AppKey("actions", ActionService)
 PRESETS = web.AppKey("presets", Presets)
 """The shipped preset dialogues, loaded once at startup (a broken file fails the start)."""
 WEBHOOKS = web.AppKey("webhooks", WebhookSender)
+PUBSUB_HEALTH = web.AppKey("pubsub_health", PubSubHealth)
+"""With ``HANDOFF_REDIS_URL``: whether this process hears the Socket.IO channel."""
 RECHECK_AGENTS = web.AppKey[Callable[[], Awaitable[int]]]("recheck_agents")
 """Checks every agent socket of this process against the stored agents now (ends the
 disabled and deleted ones): the admin API runs it after such a change."""

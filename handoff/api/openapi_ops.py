@@ -379,5 +379,5 @@ OPS = [
         dlg.ConverseRequest,
     ),
     Op("get", "/api/v1/openapi.json", "This document: the REST API as OpenAPI 3.1", None, None),
-    Op("get", "/healthz", "Liveness and database check", None, None),
+    Op("get", "/healthz", "Liveness, database and Redis check", None, None),
 ]

@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from handoff.api.auth import agent_from_request, bot_from_request
+from handoff.api.health import healthz, metrics
 from handoff.api.keys import DEVICES, LOGIN_THROTTLE, SERVICE, SETTINGS, SIGNER
 from handoff.api.middleware import json_body, json_response
-from handoff.errors import Forbidden, StorageUnavailable, TooLarge, Unauthorized
+from handoff.errors import Forbidden, TooLarge, Unauthorized
 from handoff.protocol.bot import HandoffOptionsRequest
 from handoff.protocol.rest import (
     MAX_PACKET_PART_BYTES,
@@ -164,22 +164,6 @@ async def conversation_status(request: web.Request) -> web.Response:
     if view.bot_id != bot.id:
         raise Forbidden("this conversation belongs to another bot", field="conversation_id")
     return json_response(view)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    try:
-        await request.app[SERVICE].health()
-    except StorageUnavailable as exc:
-        response = json_response(
-            {"status": "failing", "database": "failing", "error": exc.to_wire()}, status=503
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
-    return json_response({"status": "ok"})
-
-
-async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from handoff.errors import Conflict, Forbidden
+from handoff.metrics import LATENCY_TO_WIDGET
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
     ConversationState,
@@ -94,6 +96,7 @@ class AgentActions:
         self, record: AgentRecord, conversation_id: str, text: str, client_msg_id: str | None
     ) -> Sent:
         """Store the agent's message, then deliver it to the widget."""
+        received = time.perf_counter()
         ctx = self._ctx
         ctx.check_text(text, "text")
         if await ctx.state.assigned_agent(conversation_id) != record.id:
@@ -117,6 +120,7 @@ class AgentActions:
                     "agent": {"id": record.id, "name": record.name},
                 },
             )
+            LATENCY_TO_WIDGET.observe(time.perf_counter() - received)
             # From the routing state alone, in one call (no database read): this is
             # every message's path.
             widgets, sockets = await ctx.state.mark_widget_sent(

@@ -143,6 +143,19 @@ class Statistics:
             )
         return LiveView(at=datetime.now(UTC), bots=bots)
 
+    async def queues(self) -> list[tuple[str, int, float | None]]:
+        """Every bot's queue now: ``(bot_id, length, longest wait in seconds or None)``.
+
+        For ``/metrics``, read at scrape time from the routing state (no counter kept by hand).
+        """
+        now = time.time()
+        result: list[tuple[str, int, float | None]] = []
+        for bid in await self._repo.bot_ids():
+            queue = await self._ctx.state.queue(bid)
+            oldest = min((e.enqueued_at for e in queue), default=None)
+            result.append((bid, len(queue), None if oldest is None else max(0.0, now - oldest)))
+        return result
+
 
 def _bucket_starts(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     """Every bucket's start from ``start`` up to ``end`` (one at least, for an empty period)."""

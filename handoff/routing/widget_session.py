@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from handoff.errors import StateUnavailable, TooLarge
+from handoff.metrics import LATENCY_TO_AGENT
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
     ConversationState,
@@ -188,6 +189,7 @@ class WidgetSession:
         ``generation``: the handoff the widget is bound to; once it ended the message
         is refused (``conversation_closed``), even if the conversation was reopened.
         """
+        received = time.perf_counter()
         ctx = self._ctx
         ctx.check_text(text, "message")
         numbered = await ctx.state.next_seq(conversation_id, generation=generation)
@@ -208,6 +210,7 @@ class WidgetSession:
                     "sent_at": stored.sent_at.isoformat(),
                 },
             )
+            LATENCY_TO_AGENT.observe(time.perf_counter() - received)
         await ctx.tell_watchers(
             conversation_id,
             ev.WATCHED_MESSAGE,

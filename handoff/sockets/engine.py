@@ -103,6 +103,8 @@ if TYPE_CHECKING:
 
         eio: Any
         """The Engine.IO server underneath."""
+        manager: Any
+        """The client manager (rooms; with Redis, shared between processes)."""
 
         async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any: ...
 

@@ -23,6 +23,8 @@ The layout, for ``p = "handoff:"``:
   (set: the ``connections`` keys the process counts in, so a reaper finds them).
 - ``p announced:<conversation>``, ``p last_queue:<bot>``.
 - ``p socketio``: not a key but the pub/sub channel of python-socketio's Redis manager.
+- ``p limits:...``: the sign-in throttle's moving windows (the ``limits`` library's keys,
+  each with the TTL of its window).
 
 TTLs: a process's heartbeat ``alive`` expires (three heartbeat intervals), and the
 ``initialized`` mark while a rebuild runs (:data:`REBUILD_TTL_SECONDS`: a process that
@@ -69,6 +71,9 @@ class RedisKeys:
         self.processes = f"{prefix}processes"
         self.socketio_channel = f"{prefix}socketio"
         """The Socket.IO Redis manager's pub/sub channel (a channel, not a key)."""
+        self.limits = f"{prefix}limits"
+        """Starts the sign-in throttle's keys, which the ``limits`` library names itself
+        (``<prefix>limits:LIMITS:...``), each expiring with its moving window."""
         # A script that learns an agent id from what it reads (``release``) builds
         # that agent's key itself from this prefix: the only key not built here.
         self.agent_conversations_prefix = f"{prefix}agent_conversations:"
