@@ -198,3 +198,48 @@ async def test_without_the_hash_line_polling_breaks(
     finally:
         await nginx.close()
         print(nginx.logs())
+
+
+async def test_the_seed_widget_comes_back_through_nginx_when_its_process_dies(
+    front: Front, node_exe: str
+) -> None:
+    """``kill -9`` of the widget's process: socket.io-client reconnects by itself, nginx
+    sends it to the survivor, the snippet's ``startConversation`` handler binds again."""
+    cluster = front.cluster
+    bot = await cluster.bot()
+    agent = await cluster.agent(bot, name="Anna")
+    cid = (await cluster.wire(front.nginx.url).handoff(bot))["ConversationID"]
+    widget = await start_seed_widget(node_exe, front.nginx.url, cid, bot.id, transports="websocket")
+    try:
+        await widget.wait("connect")
+        await widget.wait("startConversation")
+        ups = {
+            line.upstream
+            for line in front.nginx.access()
+            if line.remote == "127.0.0.1" and "/socket.io/" in line.request
+        }
+        assert len(ups) == 1, ups
+        (widget_on,) = (n for n in cluster.nodes if ups == {f"127.0.0.1:{n.port}"})
+        (survivor,) = (n for n in cluster.nodes if n is not widget_on)
+        sock = await survivor.server.agent_socket(agent)
+        await sock.rec.wait("conversation_assigned")
+        await widget.told("Anna joined the chat.")
+        assert (await widget.send("before"))["connected"]
+        await sock.rec.wait("user_message", lambda d: d["text"] == "before")
+
+        widget_on.kill()
+        await widget.wait("disconnect")
+        await widget.wait("connect")  # socket.io-client's own reconnection, through nginx
+        await widget.wait("startConversation")
+        # The snippet binds again (its startConversation handler emits username, which
+        # the server handles before anything the socket sends after it).
+        assert (await widget.send("after"))["connected"]
+        await sock.rec.wait("user_message", lambda d: d["text"] == "after")
+        assert (await sock.call("send_message", {"conversation_id": cid, "text": "still here"}))[
+            "ok"
+        ]
+        await widget.told("still here")
+        texts = [m["text"] for m in sock.rec.of("user_message")]
+        assert texts.count("before") == 1 and texts.count("after") == 1, texts
+    finally:
+        await widget.close()
