@@ -49,12 +49,6 @@ async def test_kill_9_mid_conversation_loses_and_duplicates_nothing(
     widget = await a.server.widget(cid, bot, features=["queue"])
     await sock.rec.wait("conversation_assigned")
 
-    # A bot whose wait limit runs out after A is gone: its deadline was set by A.
-    lonely = await cluster.bot(wait_limit_seconds=2.0)
-    waiting = (await a.server.handoff(lonely))["ConversationID"]
-    await a.server.widget(waiting, lonely)
-    assert (await cluster.conversation(b, lonely, waiting))["state"] == "queued"
-
     # A widget on A whose agent is on B, and which never comes back.
     other = await cluster.bot()
     bob_sock = await b.server.agent_socket(await cluster.agent(other, name="Bob"))
@@ -71,6 +65,13 @@ async def test_kill_9_mid_conversation_loses_and_duplicates_nothing(
         )
         acked[sent["message"]["seq"]] = f"reply {i}"
     await wait_until(lambda: len(agent_seqs(widget)) == 5, "the replies reached the widget")
+
+    # A bot without agents: its wait limit, set by A as the person queued, runs out after
+    # A is gone.
+    lonely = await cluster.bot(wait_limit_seconds=3.0)
+    waiting = (await a.server.handoff(lonely))["ConversationID"]
+    await a.server.widget(waiting, lonely)
+    assert (await cluster.conversation(b, lonely, waiting))["state"] == "queued"
 
     # The agent sends as A dies: the answer may never come.
     in_flight = asyncio.create_task(
@@ -134,6 +135,7 @@ async def test_kill_9_mid_conversation_loses_and_duplicates_nothing(
     await wait_until(
         lambda: _closed(cluster, b, lonely, waiting), "the wait limit A set fired", within=15
     )
+    assert (await cluster.conversation(c, lonely, waiting))["close_reason"] == "no_agent"
     # A's orphaned widget is let go, then abandoned after its grace period; Bob is told.
     closed = await bob_sock.rec.wait(
         "conversation_closed", lambda d: d["conversation_id"] == orphan, within=20
