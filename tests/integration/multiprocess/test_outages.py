@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import socketio
 
 from handoff.storage.messages import MessageRepo
-from tests.conftest import Client
+from tests.conftest import TIMEOUT, Client, Recorder
 from tests.integration.cluster import Cluster, Node, say, wait_until
-from tests.integration.multiprocess.conftest import MakeCluster
+from tests.integration.multiprocess.conftest import MakeCluster, start_seed_widget
 from tests.integration.services import OwnPostgres, OwnRedis
 
 pytestmark = pytest.mark.timeout(120)
+
+# A process notices a dead peer, or a Redis that lost its data, within about two beats.
+HEARTBEAT = {"HANDOFF_HEARTBEAT_SECONDS": "0.5"}
 
 
 @pytest.fixture
@@ -154,3 +159,75 @@ async def test_postgres_stopped_refuses_messages_and_stores_each_retry_once(
 async def _healthy(cluster: Cluster, node: Node) -> bool:
     status, _ = await node.healthz(cluster.http)
     return status == 200
+
+
+async def test_a_redis_that_lost_its_data_is_rebuilt_and_the_chat_goes_on(
+    make_cluster: MakeCluster, own_redis: OwnRedis, node_exe: str
+) -> None:
+    """Redis restarts empty (no persistence, or a failover to an empty replica). The
+    processes notice, one rebuilds the state from the database, and every process lets
+    its sockets go so that clients reconnect and bind again: the seed widget (under
+    Node) by itself, an agent client by reconnecting and saying its status again."""
+    cluster = await make_cluster(
+        2, redis_url=own_redis.url, env={"HANDOFF_HEARTBEAT_SECONDS": "0.5"}
+    )
+    a, b = cluster.nodes
+    bot = await cluster.bot()
+    agent = await cluster.agent(bot, name="Anna")
+    token = await b.server.login(agent.email)
+    sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+    rec = Recorder()
+
+    async def catch_all(event: str, *args: Any) -> None:
+        await rec.add(event, args[0] if args else None)
+
+    async def connected() -> None:
+        await rec.add("connect", None)
+
+    async def disconnected(*_: Any) -> None:
+        await rec.add("disconnect", None)
+
+    sio.on("*", catch_all, namespace="/agent")
+    sio.on("connect", connected, namespace="/agent")
+    sio.on("disconnect", disconnected, namespace="/agent")
+    await sio.connect(
+        b.url,
+        namespaces=["/agent"],
+        auth={"token": token},
+        transports=["websocket"],
+        wait_timeout=TIMEOUT,
+    )
+    sock = Client(sio, rec, "/agent")
+    b.server.clients.append(sock)
+    await rec.wait("connect")
+    assert (await sock.call("set_status", {"status": "online"}))["ok"]
+    cid = (await a.server.handoff(bot))["ConversationID"]
+    widget = await start_seed_widget(node_exe, a.url, cid, bot.id, transports="websocket")
+    try:
+        await widget.wait("connect")
+        await widget.wait("startConversation")
+        await rec.wait("conversation_assigned")
+        await widget.told("Anna joined the chat.")
+        assert (await widget.send("before"))["connected"]
+        await rec.wait("user_message", lambda d: d["text"] == "before")
+
+        await own_redis.stop(save=False)
+        await own_redis.start()
+        # Both sides are let go and come back by themselves.
+        await widget.wait("disconnect")
+        await widget.wait("connect")
+        await widget.wait("startConversation")
+        await rec.wait("disconnect", within=20)
+        await rec.wait("connect", within=10)
+        assert (await sock.call("set_status", {"status": "online"}))["ok"]
+
+        assert (await widget.send("after"))["connected"]
+        await rec.wait("user_message", lambda d: d["text"] == "after", within=10)
+        ack = await sock.call("send_message", {"conversation_id": cid, "text": "still here"})
+        assert ack["ok"], ack
+        await widget.told("still here")
+        assert (await cluster.conversation(a, bot, cid))["state"] == "assigned"
+        stored = [m.text for m in await MessageRepo(cluster.engine).history(cid)]
+        assert stored == ["before", "after", "still here"]
+    finally:
+        await widget.close()
