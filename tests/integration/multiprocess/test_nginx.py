@@ -30,6 +30,12 @@ from tests.integration.nginx import DEPLOY_CONF, Nginx
 
 pytestmark = pytest.mark.timeout(120)
 
+# nginx connects to the processes from 127.0.0.1; its X-Forwarded-For names the client.
+BEHIND_NGINX = {
+    "HANDOFF_TRUSTED_PROXIES": "127.0.0.1",
+    "HANDOFF_LOGIN_FAILURES_PER_ADDRESS": "3/15 minutes",
+}
+
 
 @dataclass
 class Front:
@@ -79,7 +85,7 @@ class Front:
 
 @pytest.fixture
 async def front(make_cluster: MakeCluster, tmp_path: Path) -> AsyncIterator[Front]:
-    cluster = await make_cluster(2)
+    cluster = await make_cluster(2, env=BEHIND_NGINX)
     nginx = Nginx(tmp_path / "nginx", [n.port for n in cluster.nodes])
     await nginx.start()
     made = Front(cluster, nginx, [], [])
@@ -243,3 +249,30 @@ async def test_the_seed_widget_comes_back_through_nginx_when_its_process_dies(
         assert texts.count("before") == 1 and texts.count("after") == 1, texts
     finally:
         await widget.close()
+
+
+async def test_behind_nginx_the_sign_in_throttle_counts_each_clients_address(
+    front: Front,
+) -> None:
+    cluster = front.cluster
+    agent = await cluster.agent(await cluster.bot())
+
+    async def sign_in(source: str, email: str) -> int:
+        connector = aiohttp.TCPConnector(local_addr=(source, 0))
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            http.post(
+                f"{front.nginx.url}/api/v1/auth/login",
+                json={"email": email, "password": "s3cret-pass"},
+            ) as resp,
+        ):
+            return resp.status
+
+    for n in range(3):
+        assert await sign_in("127.0.1.1", f"nobody{n}@example.com") == 401
+    assert await sign_in("127.0.1.1", agent.email) == 429
+    # The process saw the client's address, not nginx's (its log names it) ...
+    assert "from 127.0.1.1 → 429" in "".join(n.text() for n in cluster.nodes)
+    # ... so a client from another address signs in, whichever process it reaches.
+    for n in range(2, 6):
+        assert await sign_in(f"127.0.{n}.1", agent.email) == 200
