@@ -249,7 +249,7 @@ class Cluster:
             for client in server.clients:
                 if client.sio.connected:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(client.close(), 5)
+                        await asyncio.wait_for(client.close(), 2)
         await asyncio.gather(*(node.stop() for node in self.nodes))
         await self.http.close()
         await self.engine.dispose()
