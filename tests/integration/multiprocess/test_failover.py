@@ -49,13 +49,6 @@ async def test_kill_9_mid_conversation_loses_and_duplicates_nothing(
     widget = await a.server.widget(cid, bot, features=["queue"])
     await sock.rec.wait("conversation_assigned")
 
-    # A widget on A whose agent is on B, and which never comes back.
-    other = await cluster.bot()
-    bob_sock = await b.server.agent_socket(await cluster.agent(other, name="Bob"))
-    orphan = (await b.server.handoff(other))["ConversationID"]
-    await a.server.widget(orphan, other)
-    await bob_sock.rec.wait("conversation_assigned")
-
     acked: dict[int, str] = {}
     for i in range(5):
         ack = await widget.call("from_user", say(cid, bot, f"before {i}"))
@@ -136,13 +129,34 @@ async def test_kill_9_mid_conversation_loses_and_duplicates_nothing(
         lambda: _closed(cluster, b, lonely, waiting), "the wait limit A set fired", within=15
     )
     assert (await cluster.conversation(c, lonely, waiting))["close_reason"] == "no_agent"
-    # A's orphaned widget is let go, then abandoned after its grace period; Bob is told.
-    closed = await bob_sock.rec.wait(
-        "conversation_closed", lambda d: d["conversation_id"] == orphan, within=20
-    )
-    assert closed["reason"] == "abandoned", closed
     # The widget of the first conversation came back in time: still assigned.
     assert (await cluster.conversation(c, bot, cid))["state"] == "assigned"
+
+
+async def test_a_widget_of_a_dead_process_that_never_returns_is_abandoned(
+    make_cluster: MakeCluster,
+) -> None:
+    cluster = await make_cluster(2, env=FAST_TIMERS)
+    a, b = cluster.nodes
+    bot = await cluster.bot()
+    bob = await b.server.agent_socket(await cluster.agent(bot, name="Bob"))
+    cid = (await b.server.handoff(bot))["ConversationID"]
+    widget = await a.server.widget(cid, bot)
+    await bob.rec.wait("conversation_assigned")
+    assert (await widget.call("from_user", say(cid, bot, "hello")))["ok"]
+    await bob.rec.wait("user_message")
+
+    a.kill()
+    # A's sockets are let go once its heartbeat is missed: Bob hears the person left,
+    # and after the grace period the conversation is abandoned.
+    left = await bob.rec.wait("user_left", within=15)
+    assert left["conversation_id"] == cid
+    closed = await bob.rec.wait(
+        "conversation_closed", lambda d: d["conversation_id"] == cid, within=GRACE + 10
+    )
+    assert closed["reason"] == "abandoned", closed
+    view = await cluster.conversation(b, bot, cid)
+    assert (view["state"], view["close_reason"]) == ("closed", "abandoned")
 
 
 async def _closed(cluster: Cluster, node: Node, bot: Bot, cid: str) -> bool:
