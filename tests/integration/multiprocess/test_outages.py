@@ -90,6 +90,40 @@ async def test_a_redis_restart_leaves_every_process_subscribed(
         assert status == 200, body
 
 
+async def test_while_redis_is_down_a_message_is_refused_with_a_retryable_error(
+    make_cluster: MakeCluster, own_redis: OwnRedis
+) -> None:
+    cluster = await make_cluster(1, redis_url=own_redis.url)
+    (a,) = cluster.nodes
+    bot = await cluster.bot()
+    sock = await a.server.agent_socket(await cluster.agent(bot))
+    cid = (await a.server.handoff(bot))["ConversationID"]
+    widget = await a.server.widget(cid, bot)
+    await sock.rec.wait("conversation_assigned")
+    await own_redis.stop(save=True)
+    # Refused, not acknowledged, not stored; and with a code a client may retry on.
+    refused = await widget.call("from_user", say(cid, bot, "while redis is down"))
+    assert not refused["ok"], refused
+    assert refused["error"]["code"] != "internal_error", refused
+    await own_redis.start()
+    await wait_until(_retried(widget, cid, bot.id), "the retry is taken", within=20, every=0.3)
+    await sock.rec.wait("user_message", lambda d: d["text"] == "while redis is down")
+    stored = [m.text for m in await MessageRepo(cluster.engine).history(cid)]
+    assert stored == ["while redis is down"], stored
+
+
+def _retried(widget: Client, cid: str, bot_id: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        ack = await widget.call("from_user", say_to(cid, bot_id, "while redis is down"))
+        return bool(ack["ok"])
+
+    return check
+
+
+def say_to(cid: str, bot_id: str, text: str) -> dict[str, Any]:
+    return {"message": text, "ConversationID": cid, "BotID": bot_id}
+
+
 def _equals(redis: OwnRedis, channel: str, count: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return await redis.numsub(channel) == count
