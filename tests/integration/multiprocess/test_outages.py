@@ -15,7 +15,7 @@ import pytest
 import socketio
 
 from handoff.storage.messages import MessageRepo
-from tests.conftest import TIMEOUT, Client, Recorder
+from tests.conftest import TIMEOUT, Bot, Client, Recorder
 from tests.integration.cluster import Cluster, Node, say, wait_until
 from tests.integration.multiprocess.conftest import MakeCluster, start_seed_widget
 from tests.integration.services import OwnPostgres, OwnRedis
@@ -106,22 +106,20 @@ async def test_while_redis_is_down_a_message_is_refused_with_a_retryable_error(
     assert not refused["ok"], refused
     assert refused["error"]["code"] != "internal_error", refused
     await own_redis.start()
-    await wait_until(_retried(widget, cid, bot.id), "the retry is taken", within=20, every=0.3)
+    await wait_until(_retried(widget, cid, bot), "the retry is taken", within=20, every=0.3)
     await sock.rec.wait("user_message", lambda d: d["text"] == "while redis is down")
     stored = [m.text for m in await MessageRepo(cluster.engine).history(cid)]
     assert stored == ["while redis is down"], stored
 
 
-def _retried(widget: Client, cid: str, bot_id: str) -> Callable[[], Awaitable[bool]]:
+def _retried(widget: Client, cid: str, bot: Bot) -> Callable[[], Awaitable[bool]]:
+    """The widget's retry, until one is acknowledged."""
+
     async def check() -> bool:
-        ack = await widget.call("from_user", say_to(cid, bot_id, "while redis is down"))
+        ack = await widget.call("from_user", say(cid, bot, "while redis is down"))
         return bool(ack["ok"])
 
     return check
-
-
-def say_to(cid: str, bot_id: str, text: str) -> dict[str, Any]:
-    return {"message": text, "ConversationID": cid, "BotID": bot_id}
 
 
 def _equals(redis: OwnRedis, channel: str, count: int) -> Callable[[], Awaitable[bool]]:
