@@ -105,8 +105,8 @@ async def test_manual_take_is_atomic_across_processes(make_cluster: MakeCluster)
     bot = await cluster.bot(assignment_mode="manual")
     on_a = await a.server.agent_socket(await cluster.agent(bot, capacity=10))
     on_b = await b.server.agent_socket(await cluster.agent(bot, capacity=10))
-    rounds = 8
-    for i in range(rounds):
+    won: collections.Counter[str] = collections.Counter()
+    for i in range(8):
         cid = (await a.server.handoff(bot))["ConversationID"]
         await (a if i % 2 else b).server.widget(cid, bot)
         for sock in (on_a, on_b):
@@ -115,17 +115,20 @@ async def test_manual_take_is_atomic_across_processes(make_cluster: MakeCluster)
                 lambda d, c=cid: c in [x["conversation_id"] for x in d["conversations"]],
             )
             assert offer
+        first, second = (on_a, on_b) if i % 2 else (on_b, on_a)
         acks = await asyncio.gather(
-            on_a.call("accept", {"conversation_id": cid}),
-            on_b.call("accept", {"conversation_id": cid}),
+            first.call("accept", {"conversation_id": cid}),
+            second.call("accept", {"conversation_id": cid}),
         )
         winners = [ack for ack in acks if ack["ok"]]
         losers = [ack for ack in acks if not ack["ok"]]
         assert len(winners) == 1 and len(losers) == 1, acks
+        won[winners[0]["conversation"]["agent_id"]] += 1
         assert losers[0]["error"]["code"] in {"already_assigned", "not_queued"}, losers
         view = await cluster.conversation(b, bot, cid)
         assert view["state"] == "assigned", view
         assert view["agent_id"] == winners[0]["conversation"]["agent_id"], (view, winners)
+    print("accepts won per agent:", dict(won))
 
 
 async def test_auto_assignment_with_two_processes_dispatching_at_once(
