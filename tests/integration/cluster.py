@@ -30,7 +30,7 @@ from handoff.storage.agents import AgentRecord, AgentRepo
 from handoff.storage.bots import BotRepo
 from handoff.storage.db import make_engine
 from handoff.storage.migrate import upgrade
-from tests.conftest import Bot, Server, free_port
+from tests.conftest import Bot, Client, Server, free_port
 
 __all__ = ["HANDOFF", "SECRET", "Cluster", "Node", "say", "wait_until"]
 
@@ -113,8 +113,9 @@ class Node:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    async def stop(self, within: float = 15.0) -> None:
-        """SIGTERM and wait; SIGKILL if it does not end in time."""
+    async def stop(self, within: float = 5.0) -> None:
+        """SIGTERM and wait; SIGKILL if it does not end in time (a long-poll in progress
+        holds aiohttp's graceful shutdown until Engine.IO's ping interval, 25 s)."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -238,11 +239,14 @@ class Cluster:
         return "\n".join(parts)
 
     async def close(self) -> None:
-        for server in [*self._wire, *(n.server for n in self.nodes)]:
-            for client in server.clients:
-                if client.sio.connected:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(client.close(), 2)
+        clients = [c for s in [*self._wire, *(n.server for n in self.nodes)] for c in s.clients]
+
+        async def close(client: Client) -> None:
+            if client.sio.connected:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.close(), 2)
+
+        await asyncio.gather(*(close(c) for c in clients))
         await asyncio.gather(*(node.stop() for node in self.nodes))
         await self.http.close()
         await self.engine.dispose()

@@ -110,12 +110,15 @@ async def front(make_cluster: MakeCluster, tmp_path: Path) -> AsyncIterator[Fron
         # nginx first: it cuts every client's connection, so none waits on a long-poll.
         await nginx.close()
         print(nginx.logs())
-        for client in made.clients:
-            if client.sio.connected:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(client.close(), 1)
+        await asyncio.gather(*(_close(c) for c in made.clients))
         for http in made.sessions:
             await http.close()
+
+
+async def _close(client: Client) -> None:
+    if client.sio.connected:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.close(), 1)
 
 
 async def test_both_transports_through_nginx_with_sticky_sessions(front: Front) -> None:
