@@ -90,11 +90,6 @@ async def test_a_redis_restart_leaves_every_process_subscribed(
         assert status == 200, body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Redis unreachable: the refusal is internal_error, not a retryable code such as "
-    "state_unavailable (sockets/guard.py maps only storage errors); remove this mark with the fix",
-)
 async def test_while_redis_is_down_a_message_is_refused_with_a_retryable_error(
     make_cluster: MakeCluster, own_redis: OwnRedis
 ) -> None:
@@ -109,7 +104,18 @@ async def test_while_redis_is_down_a_message_is_refused_with_a_retryable_error(
     # Refused, not acknowledged, not stored; and with a code a client may retry on.
     refused = await widget.call("from_user", say(cid, bot, "while redis is down"))
     assert not refused["ok"], refused
-    assert refused["error"]["code"] != "internal_error", refused
+    assert refused["error"]["code"] == "state_unavailable", refused
+    sent = await sock.call("send_message", {"conversation_id": cid, "text": "agent, redis down"})
+    assert not sent["ok"] and sent["error"]["code"] == "state_unavailable", sent
+    # The bot's REST side too: 503 with Retry-After, not 500.
+    async with cluster.http.post(
+        f"{a.url}/api/v1/bots/{bot.id}/handoff",
+        json={},
+        headers={"Authorization": f"Bearer {bot.api_key}"},
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 503 and body["error"]["code"] == "state_unavailable", body
+        assert resp.headers["Retry-After"]
     await own_redis.start()
     await wait_until(_retried(widget, cid, bot), "the retry is taken", within=20, every=0.3)
     await sock.rec.wait("user_message", lambda d: d["text"] == "while redis is down")
