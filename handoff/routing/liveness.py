@@ -75,6 +75,8 @@ class Liveness:
         """A dead process held the last sockets of a widget conversation or an agent."""
         kind, key = released.kind, released.key
         try:
+            if kind != WATCHES and await self._ctx.state.touch_connection(kind, key, 0):
+                return  # a socket came back meanwhile (on another process)
             if kind == "widget":
                 await self._ctx.state.mark_widget_lost(key, released.last_beat - SILENCE_SECONDS)
                 await self._widgets.gone(key)
