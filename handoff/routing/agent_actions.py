@@ -117,13 +117,16 @@ class AgentActions:
                     "agent": {"id": record.id, "name": record.name},
                 },
             )
-            # From the routing state alone (no database read): this is every message's path.
-            if await ctx.state.touch_connection("widget", conversation_id, 0):
-                await ctx.state.mark_widget_seen(conversation_id, stored.seq)
+            # From the routing state alone, in one call (no database read): this is
+            # every message's path.
+            widgets, sockets = await ctx.state.mark_widget_sent(
+                conversation_id, stored.seq, agent_id=record.id
+            )
+            if widgets:
                 delivered = True
                 # The sending socket learns it from its ack; only the agent's other
                 # sockets (another tab) need the event, which costs a packet per message.
-                if await ctx.state.touch_connection("agent", record.id, 0) > 1:
+                if sockets > 1:
                     await ctx.notifier.agent(
                         record.id,
                         ev.MESSAGES_DELIVERED,

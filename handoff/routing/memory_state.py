@@ -274,6 +274,14 @@ class MemoryState:
         if self._seen.get(conversation_id, 0) < seq:
             self._seen[conversation_id] = seq
 
+    async def mark_widget_sent(
+        self, conversation_id: str, seq: int, *, agent_id: str
+    ) -> tuple[int, int]:
+        widgets = self._connections.get(("widget", conversation_id), 0)
+        if widgets:
+            await self.mark_widget_seen(conversation_id, seq)
+        return widgets, self._connections.get(("agent", agent_id), 0)
+
     async def widget_seen(self, conversation_id: str) -> int:
         return self._seen.get(conversation_id, 0)
 

@@ -22,6 +22,7 @@ __all__ = [
     "HEARTBEAT",
     "MARK_LOST",
     "MARK_SEEN",
+    "MARK_SENT",
     "MOVE",
     "NEXT_SEQ",
     "POP_DUE",
@@ -264,6 +265,24 @@ if (tonumber(redis.call('GET', KEYS[1])) or 0) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1])
 end
 return 1
+"""
+
+MARK_SENT = """
+-- KEYS: widget connections, widget_seen, the agent's connections; ARGV: seq.
+-- The delivery mark moves (forward only) when a widget socket is counted.
+-- Returns {widget sockets, the agent's sockets}.
+local function total(key)
+  local n = 0
+  for _, v in ipairs(redis.call('HVALS', key)) do
+    n = n + tonumber(v)
+  end
+  return n
+end
+local widgets = total(KEYS[1])
+if widgets > 0 and (tonumber(redis.call('GET', KEYS[2])) or 0) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+return {widgets, total(KEYS[3])}
 """
 
 MARK_LOST = """

@@ -76,6 +76,7 @@ class RedisRoutingState:
         self._next_seq = script(lua.NEXT_SEQ)
         self._seed_seq = script(lua.SEED_SEQ)
         self._mark_seen = script(lua.MARK_SEEN)
+        self._mark_sent = script(lua.MARK_SENT)
         self._mark_lost = script(lua.MARK_LOST)
         self._touch = script(lua.TOUCH)
         self._heartbeat = script(lua.HEARTBEAT)
@@ -371,6 +372,20 @@ class RedisRoutingState:
 
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None:
         await self._mark_seen(keys=[self._keys.widget_seen(conversation_id)], args=[seq])
+
+    async def mark_widget_sent(
+        self, conversation_id: str, seq: int, *, agent_id: str
+    ) -> tuple[int, int]:
+        k = self._keys
+        widgets, sockets = await self._mark_sent(
+            keys=[
+                k.connections("widget", conversation_id),
+                k.widget_seen(conversation_id),
+                k.connections("agent", agent_id),
+            ],
+            args=[seq],
+        )
+        return int(widgets), int(sockets)
 
     async def widget_seen(self, conversation_id: str) -> int:
         value = await self._redis.get(self._keys.widget_seen(conversation_id))

@@ -199,6 +199,16 @@ class RoutingState(Protocol):
 
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None: ...
 
+    async def mark_widget_sent(
+        self, conversation_id: str, seq: int, *, agent_id: str
+    ) -> tuple[int, int]:
+        """An agent's message ``seq`` was emitted: if a widget socket of the conversation
+        is counted, it reached the widget, so move the delivery mark to ``seq``.
+
+        Returns the widget socket count and ``agent_id``'s socket count, read in the same
+        step (one call per relayed agent message).
+        """
+
     async def widget_seen(self, conversation_id: str) -> int: ...
 
     async def mark_widget_lost(self, conversation_id: str, at: float) -> None:

@@ -316,18 +316,21 @@ def alive_at(namespace: Namespace, sid: str) -> float | None:
 async def drop_transports(server: SocketServer) -> int:
     """Cut every Engine.IO connection of this process, so that its client reconnects.
 
-    Neither a Socket.IO DISCONNECT nor an Engine.IO CLOSE packet: JavaScript clients take
-    the first as the server's wish and stay away ("io server disconnect"), and
-    python-socketio's client the second. A transport that just ends ("transport close")
-    they all reconnect, the seed's widget too. A WebSocket ends as python-engineio ends
-    it (its writer is woken with nothing to send: it closes the WebSocket, then the
-    reader closes the session); a long-polling session is closed, and its pending poll
-    answered empty. The namespaces hear each disconnect as usual. Returns how many.
+    Never a Socket.IO DISCONNECT: clients take it as the server's wish and stay away
+    ("io server disconnect"). A WebSocket just ends, as python-engineio ends it (its
+    writer is woken with nothing to send: it closes the WebSocket, then the reader closes
+    the session): every client reconnects after that ("transport close"; python-socketio's
+    client says "transport error"). A long-polling session gets an Engine.IO CLOSE packet
+    in answer to its pending poll, which JavaScript clients, the seed's widget on 3.1.3
+    included, take as a closed transport and reconnect after (python-socketio's client,
+    rarely on long-polling, does not). The namespaces hear each disconnect as usual.
+    Returns how many.
     """
     eio = server.eio
     sockets = [s for s in list(eio.sockets.values()) if not (s.closed or s.closing)]
     for socket in sockets:
-        if not socket.upgraded:
-            await socket.close(wait=False, abort=True, reason=eio.reason.TRANSPORT_CLOSE)
-        await socket.queue.put(None)
+        if socket.upgraded:
+            await socket.queue.put(None)
+        else:
+            await socket.close(wait=False, reason=eio.reason.TRANSPORT_CLOSE)
     return len(sockets)

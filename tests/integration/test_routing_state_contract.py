@@ -719,6 +719,20 @@ async def test_a_message_number_comes_with_the_watch_count(state: RoutingState) 
     assert numbered is not None and numbered.seq == 2 and numbered.watchers == 2
 
 
+async def test_a_message_sent_with_a_widget_counted_moves_the_delivery_mark(
+    state: RoutingState,
+) -> None:
+    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (0, 0)
+    assert await state.widget_seen("c1") == 0  # no widget: not delivered
+    await state.touch_connection("widget", "c1", +1)
+    await state.touch_connection("agent", "a1", +1)
+    await state.touch_connection("agent", "a1", +1)
+    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (1, 2)
+    assert await state.widget_seen("c1") == 3
+    assert await state.mark_widget_sent("c1", 2, agent_id="a1") == (1, 2)
+    assert await state.widget_seen("c1") == 3  # only ever forward
+
+
 async def test_one_process_alone_beats_and_has_nothing_to_reap(state: RoutingState) -> None:
     assert await state.heartbeat(60) is Beat.OK
     await state.touch_connection("widget", "c1", +1)
