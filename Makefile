@@ -9,8 +9,8 @@ NPM_DIR := tests/js
 # The Rasa action server for the Rasa example's test: its own venv, never the server's.
 RASA_VENV := .venv-rasa
 RASA_REQS := client_examples/rasa_bot/requirements.txt
-# System packages: bwrap for the custom-action sandbox (make run, make test) and chromium for
-# the browser tests (make test), installed where this machine allows, else the command to run
+# System packages: bwrap for the custom-action sandbox (make run, make test), chromium for
+# the browser tests and nginx for the multi-process tests (make test), installed where this machine allows, else the command to run
 # is printed; a no-op when they are there. make test with CI=true fails without them.
 INSTALL := sh scripts/install-package
 
@@ -51,6 +51,7 @@ lint: deps
 test: deps js-deps rasa-deps lint
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) bwrap bubblewrap
 	@$(INSTALL) $(if $(filter true,$(CI)),--required) chromium chromium
+	@$(INSTALL) $(if $(filter true,$(CI)),--required) nginx nginx
 	$(BIN)/python -m pytest -q
 
 # The console's libraries from npm (pinned in the script); the result is committed.

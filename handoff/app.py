@@ -43,6 +43,7 @@ from handoff.api.keys import (
 )
 from handoff.api.middleware import error_middleware
 from handoff.api.openapi import setup_openapi
+from handoff.api.proxies import parse_networks, trusted_proxy_middleware
 from handoff.api.routes import setup_routes
 from handoff.api.security_headers import setup_security_headers
 from handoff.api.stats import setup_stats_routes
@@ -138,7 +139,11 @@ def create_app(
     closes, in reverse, exactly what was opened before it.
     """
     app = web.Application(
-        middlewares=[cors_middleware(settings.cors_origins), error_middleware],
+        middlewares=[
+            trusted_proxy_middleware(parse_networks(settings.trusted_proxies)),
+            cors_middleware(settings.cors_origins),
+            error_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     # A signal, not a middleware: it also reaches responses prepared inside a handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from pathlib import Path
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     """How long a known-device token from a successful sign-in exempts its device."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     """Origins allowed for sockets and CORS: comma-separated or a JSON list; ``*`` allows all."""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Load balancers (addresses or networks, comma-separated) whose ``X-Forwarded-For`` names
+    the client; from anywhere else the header is ignored. Empty: never read."""
 
     max_message_bytes: int = Field(default=4096, gt=0)
     max_packet_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
@@ -144,13 +148,27 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("cors_origins", "runner_blocked", "runner_allowed_private", mode="before")
+    @field_validator(
+        "cors_origins", "runner_blocked", "runner_allowed_private", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
         return value
 
     def resolved_database_url(self) -> str:

@@ -2,7 +2,8 @@
 
 A storage failure that reaches here unconverted (a disk full under any write,
 an unreachable database) becomes ``503 storage_unavailable`` with
-``Retry-After``; any other unexpected exception is a ``500 internal_error``.
+``Retry-After``, an unreachable Redis ``503 state_unavailable``; any other
+unexpected exception is a ``500 internal_error``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from handoff.errors import (
     TooLarge,
     from_validation_error,
 )
-from handoff.storage.health import storage_error
+from handoff.storage.health import unavailable_error
 
 __all__ = ["error_middleware", "json_body", "json_response"]
 
@@ -94,9 +95,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 response.headers.add(name, value)
         return response
     except Exception as exc:
-        unavailable = storage_error(exc)
+        unavailable = unavailable_error(exc)
         if unavailable is not None:
-            log.debug("%s %s → 503 storage_unavailable: %r", request.method, request.path, exc)
+            log.debug("%s %s → 503 %s: %r", request.method, request.path, unavailable.code, exc)
             return _refusal(unavailable)
         log.exception("%s %s failed", request.method, request.path)
         return json_response(

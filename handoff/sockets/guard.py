@@ -21,7 +21,7 @@ from handoff.errors import (
     from_validation_error,
 )
 from handoff.ratelimit import Bucket
-from handoff.storage.health import storage_error
+from handoff.storage.health import unavailable_error
 
 __all__ = [
     "MISSING",
@@ -172,8 +172,9 @@ async def handle(
 ) -> tuple[R | None, dict[str, Any] | None]:
     """Run ``step``; turn errors into ``(None, error dict)`` and log them (within ``events``).
 
-    A storage failure (disk full, database down...) is ``storage_unavailable``, not
-    ``internal_error``: the client may send it again later.
+    A storage failure (disk full, database down...) is ``storage_unavailable``, and a Redis
+    that cannot be reached ``state_unavailable``, not ``internal_error``: the client may
+    send it again later.
     """
     try:
         return await step(), None
@@ -185,9 +186,9 @@ async def handle(
         events.refused(event, sid, exc)
         return None, exc.to_wire()
     except Exception as exc:
-        unavailable = storage_error(exc)
+        unavailable = unavailable_error(exc)
         if unavailable is not None:
-            log.debug("%s from %s refused: storage_unavailable %r", event, sid, exc)
+            log.debug("%s from %s refused: %s %r", event, sid, unavailable.code, exc)
             return None, unavailable.to_wire()
         events.failed(event, sid)
         return None, {"code": "internal_error", "message": "the server could not do this"}

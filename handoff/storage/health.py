@@ -26,13 +26,14 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import redis.exceptions
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handoff.errors import StorageUnavailable
+from handoff.errors import StateUnavailable, StorageUnavailable
 from handoff.metrics import STORAGE_FAILING, STORAGE_FAILURES
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "failure_reason",
     "health_of",
     "storage_error",
+    "unavailable_error",
     "watch",
 ]
 
@@ -142,6 +144,20 @@ def storage_error(exc: BaseException) -> StorageUnavailable | None:
     error = _unavailable()
     error.__cause__ = exc
     return error
+
+
+def unavailable_error(exc: BaseException) -> StorageUnavailable | StateUnavailable | None:
+    """What a client is told when a store is out: the database (:func:`storage_error`), or a
+    Redis that cannot be reached (``state_unavailable``: nothing was done, send it again);
+    None for any other error. The outage itself is logged by each store's health check."""
+    storage = storage_error(exc)
+    if storage is not None:
+        return storage
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        error = StateUnavailable("the routing state cannot be reached right now; send it again")
+        error.__cause__ = exc
+        return error
+    return None
 
 
 def _driver_message(exc: BaseException) -> str:

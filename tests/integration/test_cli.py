@@ -336,3 +336,11 @@ def test_install_package_names_chromium_for_the_browser_tests(tmp_path: Path) ->
         machine(tmp_path / "ci", uid=1000, sudo="asks"), "--required", "chromium", "chromium"
     )
     assert required.returncode == 1 and "never skip" in required.stderr
+
+
+def test_install_package_names_nginx_for_the_multi_process_tests(tmp_path: Path) -> None:
+    done = install_bubblewrap(machine(tmp_path, uid=1000, sudo="asks"), "nginx", "nginx")
+    assert done.returncode == 0
+    assert "nginx is missing" in done.stderr
+    assert "\n    sudo apt-get install nginx\n" in done.stderr
+    assert "multi-process tests" in done.stderr and "browser tests" not in done.stderr
