@@ -1,69 +1,43 @@
-"""The Docker image and the compose example, checked without a Docker daemon.
+"""The Docker image, checked without a Docker daemon.
 
 This machine has no daemon and no access to base images, so the image is never built
 here. What is checked: the Dockerfile (parsed with dockerfile-parse) keeps its promises;
-what .dockerignore lets into the build context is what the build reads; compose.yaml
-wires every server to the same stores and key; and the builder stage's essence runs
-for real: a wheel built from exactly the files the image's build context gets, installed
-into a fresh virtualenv, migrating, serving, answering the image's own HEALTHCHECK
-command and running the preset dialogues it carries as data files.
+what .dockerignore lets into the build context is what the build reads; and the builder
+stage's essence runs for real: a wheel built from exactly the files the image's build
+context gets, installed into a fresh virtualenv, migrating, serving, answering the
+image's own HEALTHCHECK command and running the preset dialogues it carries as data files.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
-import shlex
 import shutil
 import site
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from dockerfile_parse import DockerfileParser
-from sqlalchemy.engine import make_url
 
 from handoff.config import Settings
 from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "Dockerfile"
-COMPOSE = ROOT / "compose.yaml"
-NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-SERVERS = ("handoff-1", "handoff-2")
-
-
-def stages() -> list[list[dict[str, Any]]]:
-    """The Dockerfile's instructions, one list per stage (each starts at its FROM)."""
-    found: list[list[dict[str, Any]]] = []
-    for item in DockerfileParser(path=str(DOCKERFILE)).structure:
-        if item["instruction"] == "FROM":
-            found.append([])
-        if found and item["instruction"] != "COMMENT":
-            found[-1].append(item)
-    return found
-
-
-def values(stage: list[dict[str, Any]], instruction: str) -> list[str]:
-    return [i["value"] for i in stage if i["instruction"] == instruction]
-
-
-def exec_form(value: str) -> list[str]:
-    parsed = json.loads(value)
-    assert isinstance(parsed, list), f"{value!r}: use the exec (JSON list) form"
-    return [str(x) for x in parsed]
-
-
-def image_env() -> dict[str, str]:
-    return dict(DockerfileParser(path=str(DOCKERFILE)).envs)
+from tests.integration.dockerfile import (
+    ROOT,
+    build_context_sources,
+    context_files,
+    data_files,
+    dockerignore_allows,
+    exec_form,
+    healthcheck_command,
+    image_env,
+    stages,
+    values,
+)
 
 
 def test_the_dockerfile_is_multi_stage_slim_and_unprivileged() -> None:
@@ -103,57 +77,6 @@ def test_the_image_serves_with_bubblewrap_a_healthcheck_and_a_data_volume() -> N
     assert "/healthz" in health and "HANDOFF_PORT" in health, health
 
 
-def healthcheck_command() -> list[str]:
-    health = values(stages()[-1], "HEALTHCHECK")[-1]
-    return exec_form(health.split("CMD", 1)[1].strip())
-
-
-def dockerignore_allows(path: str) -> bool:
-    """Docker's rule: the last pattern that matches a path decides; ``!`` lets it in."""
-    allowed = True
-    for line in (ROOT / ".dockerignore").read_text().splitlines():
-        rule = line.strip()
-        if not rule or rule.startswith("#"):
-            continue
-        negate = rule.startswith("!")
-        pattern = rule.removeprefix("!").rstrip("/")
-        parts = Path(path).parts
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if pattern.startswith("**/"):
-            hit = any(fnmatch.fnmatch(part, pattern[3:]) for part in parts)
-        else:
-            hit = any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes)
-        if hit:
-            allowed = negate
-    return allowed
-
-
-def build_context_sources() -> list[str]:
-    """What the builder stage COPYs from the build context."""
-    sources: list[str] = []
-    for value in values(stages()[0], "COPY"):
-        *srcs, _dest = shlex.split(value)
-        sources += [s for s in srcs if not s.startswith("--")]
-    return sources
-
-
-def data_files() -> list[str]:
-    """Every file pyproject.toml ships as a data file (the presets, the demo page)."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = config["tool"]["setuptools"]["data-files"].values()
-    return sorted(
-        str(p.relative_to(ROOT)) for g in globs for pattern in g for p in ROOT.glob(pattern)
-    )
-
-
-def context_files(source: str) -> list[str]:
-    """The files under a COPY source that reach the build context (Docker walks an
-    excluded folder for the files a ``!`` pattern lets back in)."""
-    path = ROOT / source
-    found = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sorted(rel for p in found if dockerignore_allows(rel := str(p.relative_to(ROOT))))
-
-
 def test_the_build_context_holds_what_the_build_reads() -> None:
     assert "dialogues/execute_handoff.yaml" in data_files()
     sent = [f for source in build_context_sources() for f in context_files(source)]
@@ -173,77 +96,6 @@ def test_the_build_context_holds_what_the_build_reads() -> None:
     ):
         assert not dockerignore_allows(kept_out), kept_out
     assert not any("__pycache__" in f for f in sent)
-
-
-def compose() -> dict[str, Any]:
-    loaded = yaml.safe_load(COMPOSE.read_text())
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def test_compose_wires_every_server_to_one_database_one_redis_and_one_key() -> None:
-    services = compose()["services"]
-    assert {"postgres", "redis", "migrate", *SERVERS, "nginx"} <= set(services)
-    envs = {name: services[name]["environment"] for name in ("migrate", *SERVERS)}
-    for name, env in envs.items():
-        for key in env:
-            assert key.startswith("HANDOFF_"), (name, key)
-            assert key.removeprefix("HANDOFF_").lower() in Settings.model_fields, (name, key)
-        url = make_url(env["HANDOFF_DATABASE_URL"].replace("${POSTGRES_PASSWORD:-handoff}", "pw"))
-        assert (url.drivername, url.host, url.database) == (
-            "postgresql+asyncpg",
-            "postgres",
-            "handoff",
-        )
-        assert env["HANDOFF_REDIS_URL"].startswith("redis://redis:")
-        # The key comes from the operator, never a default: a token from one process
-        # must verify on the other.
-        assert env["HANDOFF_SECRET_KEY"].startswith("${HANDOFF_SECRET_KEY:?")
-    assert len({json.dumps(env, sort_keys=True) for env in envs.values()}) == 1
-    postgres = services["postgres"]["environment"]
-    assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"]) == ("handoff", "handoff")
-
-    # Redis keeps what it is given, across a restart too.
-    redis_command = " ".join(services["redis"]["command"])
-    assert "--maxmemory-policy noeviction" in redis_command
-    assert "--appendonly yes" in redis_command
-    assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
-
-    # The schema is migrated once, before any server starts.
-    assert services["migrate"]["command"] == ["migrate"]
-    for name in SERVERS:
-        server = services[name]
-        assert server["command"] == ["serve"]
-        assert server["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
-        assert server["build"] == "." and server["image"] == services["migrate"]["image"]
-        assert "seccomp=unconfined" in server["security_opt"]
-        assert server["environment"]["HANDOFF_PORT"] == image_env()["HANDOFF_PORT"]
-    assert set(services["nginx"]["depends_on"]) == set(SERVERS)
-    assert services["nginx"]["ports"] == ["8080:8080"]
-
-
-def nginx_rewrites() -> dict[str, str]:
-    """The addresses compose's nginx swaps in deploy/nginx.conf: tested one → service."""
-    script = " ".join(compose()["services"]["nginx"]["command"])
-    return {
-        old.replace("\\.", "."): new
-        for old, new in re.findall(r"-e 's/([0-9.\\]+:\d+)/([\w-]+:\d+)/'", script)
-    }
-
-
-def test_compose_runs_the_tested_nginx_config_with_only_the_addresses_changed() -> None:
-    nginx = compose()["services"]["nginx"]
-    assert "./deploy/nginx.conf:/etc/handoff/nginx.conf:ro" in nginx["volumes"]
-    rewrites = nginx_rewrites()
-    port = image_env()["HANDOFF_PORT"]
-    assert sorted(rewrites.values()) == [f"{name}:{port}" for name in SERVERS]
-    if not NGINX_CONF.exists():
-        pytest.skip("deploy/nginx.conf comes with the nginx front (branch scale-multi)")
-    upstreams = re.findall(r"^\s*server\s+(\S+?)(?:\s|;)", NGINX_CONF.read_text(), re.MULTILINE)
-    assert sorted(upstreams) == sorted(rewrites), (
-        f"deploy/nginx.conf's upstreams {upstreams} are not the ones compose.yaml rewrites "
-        f"{sorted(rewrites)}: change the sed in compose.yaml with it"
-    )
 
 
 # The builder stage, outside Docker ----------------------------------------------------
