@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,6 +48,7 @@ from handoff.config import Settings, load_secret_key
 from handoff.dialogues.presets import PRESETS_DIR, Presets
 from handoff.ratelimit import LimitsSignInThrottle, SignInRules
 from handoff.routing.memory_state import MemoryState
+from handoff.routing.redis_state import RedisRoutingState
 from handoff.routing.service import HandoffService, Stores
 from handoff.routing.shared_state import RoutingState
 from handoff.runner import RunnerPool
@@ -56,6 +56,7 @@ from handoff.security import DeviceTokens, TokenSigner
 from handoff.sockets.agent import AgentNamespace
 from handoff.sockets.engine import SocketServer
 from handoff.sockets.notifier import SocketNotifier
+from handoff.sockets.redis_manager import close_manager, redis_manager
 from handoff.sockets.widget import WidgetNamespace
 from handoff.storage.actions import ActionRepo, EnvRepo
 from handoff.storage.agents import AgentRepo
@@ -69,6 +70,7 @@ from handoff.storage.migrate import upgrade
 from handoff.storage.notes import NoteRepo
 from handoff.storage.offline import OfflineMessageRepo
 from handoff.storage.outbox import OutboxRepo, OutboxSignal
+from handoff.storage.redis_keys import RedisKeys
 from handoff.storage.stats import StatsRepo
 from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
@@ -89,12 +91,7 @@ _STATIC = Path(__file__).parent / "console"
 def _socket_server(settings: Settings) -> SocketServer:
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url)
-        log.warning(
-            "HANDOFF_REDIS_URL is set: Socket.IO rooms are shared through Redis, but the "
-            "routing state (queue, presence, assignments) is still kept in this process. "
-            "Run a single process until the Redis routing state is available."
-        )
+        manager = redis_manager(settings.redis_url, RedisKeys(settings.redis_prefix))
     origins = "*" if "*" in settings.cors_origins else settings.cors_origins
     return SocketServer(
         async_mode="aiohttp",
@@ -181,7 +178,9 @@ def create_app(
 
     async def routing(app: web.Application) -> AsyncIterator[None]:
         engine = app[ENGINE]
-        state = MemoryState()
+        state: RoutingState = MemoryState()
+        if settings.redis_url:
+            state = RedisRoutingState.from_url(settings.redis_url, prefix=settings.redis_prefix)
         app[ROUTING_STATE] = state
         try:
             service = HandoffService(
@@ -211,6 +210,7 @@ def create_app(
             await service.recover()
             yield
         finally:
+            await close_manager(sio)
             await state.close()
 
     async def runner_pool(app: web.Application) -> AsyncIterator[None]:

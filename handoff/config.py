@@ -28,7 +28,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy async URL; defaults to a SQLite file in ``data_dir``."""
     redis_url: str | None = None
-    """When set, Socket.IO rooms and routing state are shared through Redis."""
+    """When set, the routing state and Socket.IO rooms are shared through Redis, so
+    several server processes serve one deployment (see docs/deployment.md)."""
+    redis_prefix: str = Field(default="handoff:", min_length=1, max_length=100)
+    """Starts every Redis key and the Socket.IO channel (``<prefix>socketio``): one Redis
+    can hold several deployments, each under its own prefix."""
     secret_key: str | None = None
     """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
 

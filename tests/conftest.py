@@ -7,7 +7,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 import pytest
 import socketio
 from aiohttp import ClientSession, web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text as sql_text
 
 from handoff.api.keys import SERVICE
 from handoff.app import ENGINE, ROUTING_STATE, create_app
@@ -29,7 +33,29 @@ from handoff.storage.messages import MessageRepo
 POSTGRES_URL = os.environ.get(
     "HANDOFF_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TIMEOUT = 5.0
+
+BACKENDS = ("embedded", "pg+redis")
+"""What the ``server`` fixture runs on: SQLite and the in-process state, or PostgreSQL
+(a fresh database) and the Redis state (a fresh prefix)."""
+
+CORE_MODULES = frozenset(
+    {
+        "test_routing",
+        "test_widget_binding",
+        "test_widget_redelivery",
+        "test_presence",
+        "test_outcomes_and_messages",
+        "test_smoke",
+        "test_event_shapes",
+        "test_console_events",
+        "test_supervisor",
+        "test_failures",
+    }
+)
+"""The modules whose ``server`` tests run on every backend: they exercise routing. The
+others (REST, runner, CLI, browser) run on the embedded one."""
 
 
 def driver_threads() -> set[int]:
@@ -250,6 +276,38 @@ class Server:
         return client
 
 
+async def fail_updates_of(server: Server, conversation_id: str) -> None:
+    """A real database error (a trigger) whenever the conversation is updated, on SQLite or
+    PostgreSQL; :func:`heal_updates` drops it."""
+    if server.settings.resolved_database_url().startswith("sqlite"):
+        ddl = [
+            "CREATE TRIGGER fail_one BEFORE UPDATE ON conversations WHEN old.id = "
+            f"'{conversation_id}' BEGIN SELECT RAISE(ABORT, 'disk hiccup'); END"
+        ]
+    else:
+        ddl = [
+            "CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF OLD.id = '{conversation_id}' THEN RAISE EXCEPTION 'disk hiccup'; END IF; "
+            "RETURN NEW; END $$",
+            "CREATE TRIGGER fail_one BEFORE UPDATE ON conversations "
+            "FOR EACH ROW EXECUTE FUNCTION fail_one()",
+        ]
+    async with server.app[ENGINE].begin() as conn:
+        for statement in ddl:
+            await conn.execute(sql_text(statement))
+
+
+async def heal_updates(server: Server) -> None:
+    """Drop what :func:`fail_updates_of` made."""
+    sqlite = server.settings.resolved_database_url().startswith("sqlite")
+    async with server.app[ENGINE].begin() as conn:
+        if sqlite:
+            await conn.execute(sql_text("DROP TRIGGER fail_one"))
+        else:
+            await conn.execute(sql_text("DROP TRIGGER fail_one ON conversations"))
+            await conn.execute(sql_text("DROP FUNCTION fail_one()"))
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     port = free_port()
     values: dict[str, Any] = {
@@ -285,9 +343,64 @@ async def stop_server(runner: web.AppRunner, server: Server) -> None:
     await runner.cleanup()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "backend" in metafunc.fixturenames and module in CORE_MODULES:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+async def redis_or_skip(*, decode: bool = True) -> Redis:
+    """A client of the test Redis; skips without one, unless CI=true (then it fails)."""
+    client = Redis.from_url(REDIS_URL, decode_responses=decode, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except (OSError, RedisError) as exc:
+        await client.aclose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"Redis is not reachable at {REDIS_URL} (with CI=true this fails): {exc}")
+    return client
+
+
+async def drop_prefix(client: Redis, prefix: str) -> None:
+    """Delete every key under ``prefix`` (never a FLUSHDB: others share this Redis)."""
+    async for key in client.scan_iter(match=f"{prefix}*", count=500):
+        await client.delete(key)
+
+
+def unique_prefix() -> str:
+    return f"handoff-test-{uuid.uuid4().hex}:"
+
+
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    runner, srv = await start_server(make_settings(tmp_path))
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own on the test Redis, its keys deleted afterwards."""
+    client = await redis_or_skip()
+    prefix = unique_prefix()
+    try:
+        yield prefix
+    finally:
+        await drop_prefix(client, prefix)
+        await client.aclose()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings of the backend under test (see :data:`BACKENDS`); embedded unless
+    the module is one of :data:`CORE_MODULES`."""
+    name = getattr(request, "param", "embedded")
+    if name == "embedded":
+        return {}
+    return {
+        "database_url": request.getfixturevalue("migrated_postgres_url"),
+        "redis_url": REDIS_URL,
+        "redis_prefix": request.getfixturevalue("redis_prefix"),
+    }
+
+
+@pytest.fixture
+async def server(tmp_path: Path, backend: dict[str, Any]) -> AsyncIterator[Server]:
+    runner, srv = await start_server(make_settings(tmp_path, **backend))
     try:
         yield srv
     finally:
@@ -310,6 +423,65 @@ async def postgres_url() -> AsyncIterator[str]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _admin_connection() -> Any:
+    import asyncpg
+
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        return await asyncpg.connect(base, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {base} (with CI=true this fails): {exc}")
+
+
+def _database_url(name: str) -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per test session, copied by
+    :func:`migrated_postgres_url` (a copy costs far less than running the migrations)."""
+    from handoff.storage.migrate import upgrade
+
+    name = f"handoff_template_{os.getpid()}_{time.monotonic_ns()}"
+
+    async def make() -> None:
+        admin = await _admin_connection()
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        await upgrade(_database_url(name))
+
+    async def drop() -> None:
+        admin = await _admin_connection()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(make())
+    try:
+        yield name
+    finally:
+        asyncio.run(drop())
+
+
+@pytest.fixture
+async def migrated_postgres_url(postgres_template: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database with the schema in place, dropped afterwards."""
+    admin = await _admin_connection()
+    name = f"handoff_test_{os.getpid()}_{time.monotonic_ns()}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+        yield _database_url(name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -17,6 +17,7 @@ The layout, for ``p = "handoff:"``:
   counter handing out generations), ``p widget_seen:<conversation>``,
   ``p widget_lost:<conversation>``, ``p connections:<kind>:<key>``.
 - ``p announced:<conversation>``, ``p last_queue:<bot>``.
+- ``p socketio``: not a key but the pub/sub channel of python-socketio's Redis manager.
 
 TTLs: only the two announcement marks (``announced``, ``last_queue``) expire, after
 :data:`ANNOUNCEMENT_TTL_SECONDS`: they only prevent telling somebody the same thing
@@ -53,6 +54,8 @@ class RedisKeys:
         self.agent_order = f"{prefix}agent_order"
         self.assigned = f"{prefix}assigned"
         self.generations = f"{prefix}generations"
+        self.socketio_channel = f"{prefix}socketio"
+        """The Socket.IO Redis manager's pub/sub channel (a channel, not a key)."""
         # A script that learns an agent id from what it reads (``release``) builds
         # that agent's key itself from this prefix: the only key not built here.
         self.agent_conversations_prefix = f"{prefix}agent_conversations:"

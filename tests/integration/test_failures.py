@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 import sys
 import threading
 import time
@@ -23,7 +22,14 @@ from handoff.storage.db import make_engine
 from handoff.storage.messages import MessageRepo
 from handoff.storage.migrate import upgrade
 from handoff.storage.writer import MessageWriter, NewMessage
-from tests.conftest import Server, driver_threads, driver_threads_end, make_settings
+from tests.conftest import (
+    Server,
+    driver_threads,
+    driver_threads_end,
+    fail_updates_of,
+    heal_updates,
+    make_settings,
+)
 
 
 def _leftovers() -> tuple[list[str], list[str]]:
@@ -68,33 +74,20 @@ async def _pending_handoffs(server: Server, count: int) -> list[str]:
     return [(await server.handoff(bot))["ConversationID"] for _ in range(count)]
 
 
-def _fail_updates_of(db: Path, conversation_id: str) -> None:
-    """A real database error, for one conversation only."""
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            f"CREATE TRIGGER fail_one BEFORE UPDATE ON conversations WHEN old.id = "
-            f"'{conversation_id}' BEGIN SELECT RAISE(ABORT, 'disk hiccup'); END"
-        )
-
-
 async def test_a_failing_deadline_costs_no_other_and_comes_back(server: Server) -> None:
     first, second, third = await _pending_handoffs(server, 3)
-    db = server.settings.data_dir / "handoff.sqlite3"
-    _fail_updates_of(db, first)
+    await fail_updates_of(server, first)
     later = time.time() + 3600
     assert await server.service.sweep(later) == 3
     # The one that failed is still open; the others after it were handled.
     assert (await server.service.conversation(first)).state == "pending"
     assert (await server.service.conversation(second)).close_reason == "timeout"
     assert (await server.service.conversation(third)).close_reason == "timeout"
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TRIGGER fail_one")
+    await heal_updates(server)
     # Its deadline came back for the next pass.
     assert await server.service.sweep(later) == 1
     assert (await server.service.conversation(first)).close_reason == "timeout"
     assert await server.service.sweep(later) == 0
-
-
 
 
 async def test_a_writer_that_cannot_open_refuses_instead_of_hanging(tmp_path: Path) -> None:
@@ -186,8 +179,7 @@ async def test_an_assignment_that_cannot_be_stored_leaves_the_conversation_queue
     bot = await server.bot()
     cid = (await server.handoff(bot))["ConversationID"]
     await server.widget(cid, bot)
-    db = server.settings.data_dir / "handoff.sqlite3"
-    _fail_updates_of(db, cid)
+    await fail_updates_of(server, cid)
     agent = await server.agent(bot)
     sock = await server.agent_socket(agent, online=False)
     # Going online dispatches; storing the assignment fails; the status change still holds.
@@ -196,8 +188,7 @@ async def test_an_assignment_that_cannot_be_stored_leaves_the_conversation_queue
     assert (await server.service.conversation(cid)).state == "queued"
     assert [e.conversation_id for e in await server.state.queue(bot.id)] == [cid]
     assert await server.state.assigned_agent(cid) is None
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TRIGGER fail_one")
+    await heal_updates(server)
     # The next dispatch (here: the agent sets their status again) assigns it.
     assert (await sock.call("set_status", {"status": "online"}))["ok"]
     assigned = await sock.rec.wait("conversation_assigned")

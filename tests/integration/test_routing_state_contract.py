@@ -13,13 +13,10 @@ process can do). The concurrency tests run many steps at once through them.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from handoff.protocol.common import HandoffPacket
 from handoff.routing.memory_state import MemoryState
@@ -27,27 +24,9 @@ from handoff.routing.model import AgentStatus, Presence, QueueEntry
 from handoff.routing.redis_state import RedisRoutingState
 from handoff.routing.shared_state import RoutingState
 from handoff.storage.redis_keys import ANNOUNCEMENT_TTL_SECONDS
-
-REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.conftest import REDIS_URL, drop_prefix, redis_or_skip, unique_prefix
 
 Views = Callable[[int], Awaitable[list[RoutingState]]]
-
-
-async def _redis_or_skip(*, decode: bool) -> Redis:
-    client = Redis.from_url(REDIS_URL, decode_responses=decode, socket_connect_timeout=5)
-    try:
-        await client.ping()
-    except (OSError, RedisError) as exc:
-        await client.aclose()
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (with CI=true this fails): {exc}")
-    return client
-
-
-async def _drop_prefix(client: Redis, prefix: str) -> None:
-    async for key in client.scan_iter(match=f"{prefix}*", count=500):
-        await client.delete(key)
 
 
 @pytest.fixture(params=["memory", "redis", "redis-bytes"])
@@ -61,8 +40,8 @@ async def views(request: pytest.FixtureRequest) -> AsyncIterator[Views]:
         yield same
         return
     decode = request.param == "redis"
-    prefix = f"handoff-test-{uuid.uuid4().hex}:"
-    admin = await _redis_or_skip(decode=decode)
+    prefix = unique_prefix()
+    admin = await redis_or_skip(decode=decode)
     made: list[RedisRoutingState] = []
 
     async def processes(n: int) -> list[RoutingState]:
@@ -80,7 +59,7 @@ async def views(request: pytest.FixtureRequest) -> AsyncIterator[Views]:
     finally:
         for state in made:
             await state.close()
-        await _drop_prefix(admin, prefix)
+        await drop_prefix(admin, prefix)
         await admin.aclose()
 
 
@@ -669,8 +648,8 @@ async def test_concurrent_moves_and_releases_leave_one_owner(views: Views) -> No
 
 # Redis only: what is stored, and for how long -----------------------------------------
 async def test_only_announcement_marks_expire_and_a_closed_chat_leaves_nothing() -> None:
-    client = await _redis_or_skip(decode=True)
-    prefix = f"handoff-test-{uuid.uuid4().hex}:"
+    client = await redis_or_skip(decode=True)
+    prefix = unique_prefix()
     state = RedisRoutingState(client, prefix=prefix)
     try:
         # A conversation's whole life, as the routing code runs it.
@@ -700,5 +679,5 @@ async def test_only_announcement_marks_expire_and_a_closed_chat_leaves_nothing()
         # queue snapshot agents were last shown (it expires).
         assert left == ["agent:a1", "agent_order", "agents", "generations", "last_queue:b1"]
     finally:
-        await _drop_prefix(client, prefix)
+        await drop_prefix(client, prefix)
         await client.aclose()

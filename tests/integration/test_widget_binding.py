@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from typing import Any
 
 from handoff.app import SIO
 from handoff.sockets import rooms
-from tests.conftest import TIMEOUT, Bot, Client, Server
+from tests.conftest import TIMEOUT, Bot, Client, Server, fail_updates_of, heal_updates
 
 
 def _in_room(server: Server, client: Client, conversation_id: str) -> bool:
@@ -82,26 +81,12 @@ async def test_a_socket_of_an_earlier_handoff_does_not_count_for_presence(
     await agent.rec.wait("user_message", lambda d: d["text"] == "still here")
 
 
-def _fail_updates_of(server: Server, conversation_id: str) -> None:
-    """A real database error when the conversation is moved (the trigger is dropped after)."""
-    with sqlite3.connect(server.settings.data_dir / "handoff.sqlite3") as conn:
-        conn.execute(
-            "CREATE TRIGGER fail_bind BEFORE UPDATE ON conversations WHEN old.id = "
-            f"'{conversation_id}' BEGIN SELECT RAISE(ABORT, 'disk hiccup'); END"
-        )
-
-
-def _heal(server: Server) -> None:
-    with sqlite3.connect(server.settings.data_dir / "handoff.sqlite3") as conn:
-        conn.execute("DROP TRIGGER fail_bind")
-
-
 async def test_a_bind_that_fails_changes_nothing(server: Server) -> None:
     bot = await server.bot()
     agent = await server.agent_socket(await server.agent(bot))
     cid = (await server.handoff(bot))["ConversationID"]
     widget = await server.widget()
-    _fail_updates_of(server, cid)
+    await fail_updates_of(server, cid)
     ack = await widget.call("username", {"ConversationID": cid, "BotID": bot.id})
     assert ack["ok"] is False and ack["error"]["code"] == "internal_error", ack
     # Not half bound: in no room, not counted, and the conversation waits as it did.
@@ -111,7 +96,7 @@ async def test_a_bind_that_fails_changes_nothing(server: Server) -> None:
     ack = await widget.call("from_user", _say(cid, bot, "hello?"))
     assert ack["error"]["code"] == "not_bound", ack
     # Once the database is well, the same socket binds, and its going is noticed.
-    _heal(server)
+    await heal_updates(server)
     ack = await widget.call("username", {"ConversationID": cid, "BotID": bot.id})
     assert ack["ok"] and ack["state"] == "assigned", ack
     assert await server.state.touch_connection("widget", cid, 0) == 1
