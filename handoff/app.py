@@ -207,6 +207,7 @@ def create_app(
             app[AGENT_SOCKETS] = agents
             app[RECHECK_AGENTS] = agents.recheck
             sio.register_namespace(agents)
+            await state.heartbeat(service.heartbeat_ttl)
             await service.recover()
             yield
         finally:
@@ -241,6 +242,7 @@ def create_app(
         engine = app[ENGINE]
         tasks = [
             asyncio.create_task(_every(settings.sweep_interval_seconds, app[SERVICE].sweep)),
+            asyncio.create_task(_every(settings.heartbeat_seconds, app[SERVICE].heartbeat)),
             asyncio.create_task(_every(settings.agent_recheck_seconds, app[AGENT_SOCKETS].recheck)),
             asyncio.create_task(_every(600.0, app[ACTIONS].purge)),
             asyncio.create_task(_every(1.0, lambda: checkpoint(engine))),

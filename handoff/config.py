@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="handoff:", min_length=1, max_length=100)
     """Starts every Redis key and the Socket.IO channel (``<prefix>socketio``): one Redis
     can hold several deployments, each under its own prefix."""
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    """With Redis: how often each process says it is alive and looks for dead ones (a
+    process silent for three intervals is dead: its sockets no longer count)."""
     secret_key: str | None = None
     """Signs agent tokens. Generated once and kept in ``data_dir`` when unset."""
 

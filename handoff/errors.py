@@ -18,6 +18,7 @@ __all__ = [
     "HandoffError",
     "NotFound",
     "RateLimited",
+    "StateUnavailable",
     "StorageUnavailable",
     "TooLarge",
     "Unauthorized",
@@ -101,6 +102,20 @@ class StorageUnavailable(HandoffError):
     code = "storage_unavailable"
     status = 503
     retry_after = 5
+
+
+class StateUnavailable(HandoffError):
+    """The shared routing state is being rebuilt (Redis lost its data): try again shortly.
+
+    Nothing was stored or acknowledged.
+    """
+
+    code = "state_unavailable"
+    status = 503
+    retry_after = 2
+
+    def __init__(self, message: str = "the routing state is being rebuilt; send it again") -> None:
+        super().__init__(message)
 
 
 def from_validation_error(exc: ValidationError) -> BadRequest:

@@ -98,9 +98,10 @@ class AgentActions:
         ctx.check_text(text, "text")
         if await ctx.state.assigned_agent(conversation_id) != record.id:
             await self.own(record, conversation_id)  # raises the precise error
-        seq = await ctx.state.next_seq(conversation_id)
-        if seq is None:
+        numbered = await ctx.state.next_seq(conversation_id)
+        if numbered is None:
             raise ConversationClosed(field="conversation_id")
+        seq = numbered.seq
         stored = await ctx.stores.writer.write(
             NewMessage(conversation_id, seq, "agent", text, record.id, client_msg_id)
         )
@@ -135,6 +136,7 @@ class AgentActions:
                     "conversation_id": conversation_id,
                     "message": stored.model_dump(mode="json"),
                 },
+                watchers=numbered.watchers,
             )
         else:  # a retry: delivered if it was, then or since
             delivered = stored.seq <= await ctx.state.widget_seen(conversation_id)

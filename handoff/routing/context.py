@@ -21,7 +21,7 @@ from handoff.routing.bots import BotDirectory
 from handoff.routing.lifecycle import IllegalTransition, Transition, plan
 from handoff.routing.notifier import Notifier
 from handoff.routing.refusals import ConversationChanged, InvalidState, UnknownConversation
-from handoff.routing.shared_state import RoutingState
+from handoff.routing.shared_state import WATCHES, RoutingState
 from handoff.storage.agents import AgentRepo
 from handoff.storage.canned import CannedRepo
 from handoff.storage.conversations import ConversationRepo, StaleState
@@ -33,9 +33,6 @@ from handoff.storage.teams import TeamRepo
 from handoff.storage.writer import MessageWriter
 
 __all__ = ["WATCHES", "Context", "Stores", "is_blank"]
-
-WATCHES = "watch"
-"""The routing state's connection count of a conversation's watches (supervisors)."""
 
 # Characters that show nothing on their own: formats (zero-width space, joiners, the
 # BOM, bidi marks), controls, separators, and marks with no base to sit on.
@@ -116,15 +113,24 @@ class Context:
         return moved
 
     async def tell_watchers(
-        self, conversation_id: str, event: str, data: Callable[[], dict[str, Any]]
+        self,
+        conversation_id: str,
+        event: str,
+        data: Callable[[], dict[str, Any]],
+        *,
+        watchers: int | None = None,
     ) -> None:
         """Emit ``data()`` to the sockets watching the conversation, if any.
 
-        The count of watches is asked first: with several processes an emit is a publish
-        to all of them, a cost every message would pay for the rare watched conversation.
-        The payload is built only then, so an unwatched message costs no serialisation.
+        The count of watches is asked first (``watchers``: already known, as a message's
+        :meth:`~handoff.routing.shared_state.RoutingState.next_seq` tells it): with
+        several processes an emit is a publish to all of them, a cost every message
+        would pay for the rare watched conversation. The payload is built only then, so
+        an unwatched message costs no serialisation.
         """
-        if await self.state.touch_connection(WATCHES, conversation_id, 0) > 0:
+        if watchers is None:
+            watchers = await self.state.touch_connection(WATCHES, conversation_id, 0)
+        if watchers > 0:
             await self.notifier.watchers(conversation_id, event, data())
 
     async def wait_limit(self, bot_id: str) -> float:

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
+from handoff.routing.shared_state import WATCHES, Beat, Numbered, Released
 
 __all__ = ["MemoryState"]
 
@@ -39,8 +40,25 @@ class MemoryState:
         self._initialized = True
         return first
 
+    async def rebuilt(self) -> None:
+        return None
+
+    async def ready(self) -> bool:
+        return self._initialized
+
     async def close(self) -> None:
         return None
+
+    # processes: there is only this one --------------------------------------
+    @property
+    def process_id(self) -> str:
+        return "local"
+
+    async def heartbeat(self, ttl: float) -> Beat:
+        return Beat.OK
+
+    async def reap(self) -> list[Released]:
+        return []
 
     # presence ---------------------------------------------------------------
     async def put_agent(self, presence: Presence) -> Presence:
@@ -231,14 +249,17 @@ class MemoryState:
         return due
 
     # sequence numbers -------------------------------------------------------
-    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
+    async def next_seq(
+        self, conversation_id: str, *, generation: int | None = None
+    ) -> Numbered | None:
         current = self._seq.get(conversation_id)
         if current is None:
             return None
         if generation is not None and self._generation.get(conversation_id) != generation:
             return None
         self._seq[conversation_id] = current + 1
-        return current + 1
+        watchers = self._connections.get((WATCHES, conversation_id), 0)
+        return Numbered(current + 1, watchers)
 
     async def seed_seq(self, conversation_id: str, value: int) -> None:
         if conversation_id not in self._seq:

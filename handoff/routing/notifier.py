@@ -27,3 +27,6 @@ class Notifier(Protocol):
 
     async def end_watchers(self, conversation_id: str) -> None:
         """The handoff ended: nobody watches the conversation any more."""
+
+    async def reconnect_all(self) -> int:
+        """Close every socket of this process so that its client reconnects; how many."""

@@ -78,6 +78,12 @@ class AgentPresence:
         ctx = self._ctx
         if await ctx.state.touch_connection("agent", agent_id, -1):
             return
+        await self.gone(agent_id)
+
+    async def gone(self, agent_id: str) -> None:
+        """The agent's last socket went (here, or on a process that died): not connected,
+        and their grace period starts."""
+        ctx = self._ctx
         await ctx.state.update_agent(agent_id, connected=False)
         await ctx.state.set_deadline(
             "agent", agent_id, time.time() + ctx.settings.agent_grace_seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -15,9 +16,29 @@ log = logging.getLogger(__name__)
 
 
 async def recover(ctx: Context, queue: Queue) -> int:
-    """Rebuild the state if it is empty; returns the open conversations seen (0: nothing to do)."""
+    """Rebuild the state if it is empty; returns the open conversations seen (0: nothing to do).
+
+    Of several processes one rebuilds; the others wait (a while) until it is done, so
+    that the sockets they serve next find the state whole.
+    """
     if not await ctx.state.initialize():
+        await _ready(ctx)
         return 0
+    count = await _rebuild(ctx, queue)
+    await ctx.state.rebuilt()
+    return count
+
+
+async def _ready(ctx: Context, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while not await ctx.state.ready():
+        if time.monotonic() > deadline:
+            log.warning("the routing state is still being rebuilt by another process")
+            return
+        await asyncio.sleep(0.1)
+
+
+async def _rebuild(ctx: Context, queue: Queue) -> int:
     now = time.time()
     settings = ctx.settings
     open_views = await ctx.stores.conversations.open_conversations()

@@ -19,6 +19,7 @@ __all__ = [
     "CLAIM",
     "DEQUEUE",
     "ENQUEUE",
+    "HEARTBEAT",
     "MARK_LOST",
     "MARK_SEEN",
     "MOVE",
@@ -26,6 +27,7 @@ __all__ = [
     "POP_DUE",
     "PUT_AGENT",
     "QUEUE",
+    "REAP",
     "RELEASE",
     "SEED_SEQ",
     "TOUCH",
@@ -218,21 +220,36 @@ return due
 """
 
 NEXT_SEQ = """
--- KEYS: seq, generation; ARGV: the generation asked for, or ''
+-- KEYS: seq, generation, watch connections, initialized
+-- ARGV: the generation asked for, or ''
+-- Returns {seq, the watch count}; false for a closed conversation (or another
+-- generation); -1 when the state itself is missing (Redis lost it: not rebuilt yet).
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  if redis.call('GET', KEYS[4]) ~= '1' then
+    return -1
+  end
   return false
 end
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return false
 end
-return redis.call('INCR', KEYS[1])
+local watchers = 0
+for _, n in ipairs(redis.call('HVALS', KEYS[3])) do
+  watchers = watchers + tonumber(n)
+end
+return {redis.call('INCR', KEYS[1]), watchers}
 """
 
 SEED_SEQ = """
--- KEYS: seq, generation, generations; ARGV: value
+-- KEYS: seq, generation, generations; ARGV: value, the generation floor
 local current = redis.call('GET', KEYS[1])
 if not current then
-  -- A new handoff: a generation no earlier handoff of any conversation had.
+  -- A new handoff: a generation no earlier handoff of any conversation had. A counter
+  -- that is missing (a new Redis, or one that lost its data) starts from the floor,
+  -- above any number an earlier counter can have reached.
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('SET', KEYS[3], ARGV[2])
+  end
   redis.call('SET', KEYS[2], redis.call('INCR', KEYS[3]))
 end
 if (tonumber(current) or -1) < tonumber(ARGV[1]) then
@@ -259,12 +276,58 @@ return 1
 """
 
 TOUCH = """
--- KEYS: connections; ARGV: delta. Never below zero; zero deletes the key.
-local value = (tonumber(redis.call('GET', KEYS[1])) or 0) + tonumber(ARGV[1])
-if value > 0 then
-  redis.call('SET', KEYS[1], value)
-  return value
+-- KEYS: connections (hash: process id -> count), counted (this process's set of the
+-- connection keys it counts); ARGV: process id, delta.
+-- Never below zero; a process's zero drops its field, the last field the key.
+-- Returns the count over every process.
+if tonumber(ARGV[2]) ~= 0 then
+  local mine = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+  if mine > 0 then
+    redis.call('SADD', KEYS[2], KEYS[1])
+  else
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    redis.call('SREM', KEYS[2], KEYS[1])
+  end
 end
-redis.call('DEL', KEYS[1])
-return 0
+local total = 0
+for _, n in ipairs(redis.call('HVALS', KEYS[1])) do
+  total = total + tonumber(n)
+end
+return total
+"""
+
+HEARTBEAT = """
+-- KEYS: alive (this process's), processes, initialized
+-- ARGV: process id, time-to-live in milliseconds, now (the process's clock)
+-- Returns {was this process still registered (1/0), initialized (1/0)}.
+local registered = redis.call('ZSCORE', KEYS[2], ARGV[1]) and 1 or 0
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return {registered, redis.call('EXISTS', KEYS[3])}
+"""
+
+REAP = """
+-- KEYS: processes, alive (the dead process's), counted (the dead process's)
+-- ARGV: the dead process's id.
+-- Takes the counts of a process whose heartbeat expired, once: the first caller
+-- removes it from processes, a second finds nothing. Returns false (alive, or taken
+-- already), else {its last heartbeat, the connection keys whose count reached 0...}.
+-- The connection keys come from the process's own index (as RELEASE learns its agent).
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return false
+end
+local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not last then
+  return false
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local zeroed = {last}
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  -- Only a count this process still held (a closed conversation's key is gone).
+  if redis.call('HDEL', key, ARGV[1]) == 1 and redis.call('EXISTS', key) == 0 then
+    zeroed[#zeroed + 1] = key
+  end
+end
+redis.call('DEL', KEYS[3])
+return zeroed
 """

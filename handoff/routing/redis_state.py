@@ -6,7 +6,10 @@ The same semantics as the in-process :class:`~handoff.routing.memory_state.Memor
 however many processes call it at once. Key names: ``handoff.storage.redis_keys``.
 
 Numbers that must come back exactly (deadlines, times) travel as ``repr(float)``,
-which Redis and Lua parse to the same double. Not wired into the app yet.
+which Redis and Lua parse to the same double.
+
+Each instance is one server process (its ``process_id``): it counts its own sockets,
+keeps a heartbeat, and takes away the counts of processes whose heartbeat expired.
 """
 
 from __future__ import annotations
@@ -14,111 +17,33 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Any
+import uuid
 
 from redis.asyncio import Redis
 
-from handoff.protocol.common import HandoffPacket
+from handoff.errors import StateUnavailable
+from handoff.routing import redis_codec as codec
 from handoff.routing import redis_scripts as lua
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
-from handoff.storage.redis_keys import ANNOUNCEMENT_TTL_SECONDS, DEFAULT_PREFIX, RedisKeys
+from handoff.routing.shared_state import WATCHES, Beat, Numbered, Released
+from handoff.storage.redis_keys import (
+    ANNOUNCEMENT_TTL_SECONDS,
+    DEFAULT_PREFIX,
+    REBUILD_TTL_SECONDS,
+    RedisKeys,
+)
 
 __all__ = ["RedisRoutingState"]
 
 
-def _flag(value: bool) -> str:
-    """A boolean as the scripts read it."""
-    return "1" if value else "0"
+def _generation_floor() -> int:
+    """Where a missing generation counter starts: microseconds since 1970 (in 2026 about
+    1.8e15, below 2**53 until the 23rd century, so Lua's doubles hold it exactly).
 
-
-def _text(value: Any) -> str:
-    """A reply as text, whether or not the client decodes responses."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-_PRESENCE_FIELDS = ("name", "status", "connected", "capacity", "bots", "teams")
-_READ_FIELDS = [*_PRESENCE_FIELDS, "last_assigned_at"]
-
-
-def _changes(
-    *,
-    name: str | None = None,
-    status: AgentStatus | None = None,
-    connected: bool | None = None,
-    capacity: int | None = None,
-    bots: tuple[str, ...] | None = None,
-    teams: dict[str, list[str]] | None = None,
-) -> list[str]:
-    """The given presence fields as the hash's field, value pairs (flat)."""
-    pairs: list[str] = []
-    if name is not None:
-        pairs += ["name", name]
-    if status is not None:
-        pairs += ["status", status.value]
-    if connected is not None:
-        pairs += ["connected", "1" if connected else "0"]
-    if capacity is not None:
-        pairs += ["capacity", str(int(capacity))]
-    if bots is not None:
-        pairs += ["bots", json.dumps(list(bots))]
-    if teams is not None:
-        pairs += ["teams", json.dumps(teams)]
-    return pairs
-
-
-def _fields(presence: Presence) -> list[str]:
-    return _changes(
-        name=presence.name,
-        status=presence.status,
-        connected=presence.connected,
-        capacity=presence.capacity,
-        bots=presence.bots,
-        teams=presence.teams,
-    )
-
-
-def _presence(agent_id: str, values: list[Any], load: Any) -> Presence:
-    name, status, connected, capacity, bots, teams, last_assigned_at = map(_text, values)
-    return Presence(
-        agent_id=agent_id,
-        name=name,
-        status=AgentStatus(status),
-        capacity=int(capacity),
-        bots=tuple(json.loads(bots)),
-        teams=json.loads(teams),
-        connected=connected == "1",
-        last_assigned_at=float(last_assigned_at),
-        load=int(load),
-    )
-
-
-def _entry_json(entry: QueueEntry) -> str:
-    return json.dumps(
-        {
-            "conversation_id": entry.conversation_id,
-            "bot_id": entry.bot_id,
-            "enqueued_at": entry.enqueued_at,
-            "team": entry.team,
-            "user": entry.user,
-            "reason": entry.reason,
-            "priority": entry.priority,
-            "packet": entry.packet.model_dump(mode="json"),
-        }
-    )
-
-
-def _entry(data: Any) -> QueueEntry:
-    fields = json.loads(_text(data))
-    return QueueEntry(
-        conversation_id=fields["conversation_id"],
-        bot_id=fields["bot_id"],
-        enqueued_at=float(fields["enqueued_at"]),
-        team=fields["team"],
-        user=fields["user"],
-        reason=fields["reason"],
-        priority=int(fields["priority"]),
-        packet=HandoffPacket.model_validate(fields["packet"]),
-    )
+    A counter can only have passed it by handing out a million generations a second
+    since it started, so a Redis that lost its data never hands out a number again.
+    """
+    return time.time_ns() // 1000
 
 
 class RedisRoutingState:
@@ -134,6 +59,9 @@ class RedisRoutingState:
         self._redis = redis
         self._keys = RedisKeys(prefix)
         self._owns_client = owns_client
+        self._process_id = uuid.uuid4().hex
+        self._counted = self._keys.counted(self._process_id)
+        self._beaten = False
         # Registered once: each call is an EVALSHA, loaded again if Redis restarted.
         script = redis.register_script
         self._put_agent = script(lua.PUT_AGENT)
@@ -150,6 +78,8 @@ class RedisRoutingState:
         self._mark_seen = script(lua.MARK_SEEN)
         self._mark_lost = script(lua.MARK_LOST)
         self._touch = script(lua.TOUCH)
+        self._heartbeat = script(lua.HEARTBEAT)
+        self._reap = script(lua.REAP)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisRoutingState:
@@ -159,11 +89,77 @@ class RedisRoutingState:
     async def initialize(self) -> bool:
         # The first process to start on an empty Redis rebuilds the state from the
         # database; the others (and a restart while Redis kept its data) must not.
-        return bool(await self._redis.set(self._keys.initialized, "1", nx=True))
+        # While it runs the mark says so, and expires: should that process die, the
+        # next heartbeat of another finds the state lost and rebuilds it.
+        return bool(
+            await self._redis.set(
+                self._keys.initialized, "rebuilding", nx=True, ex=REBUILD_TTL_SECONDS
+            )
+        )
+
+    async def rebuilt(self) -> None:
+        await self._redis.set(self._keys.initialized, "1")
+
+    async def ready(self) -> bool:
+        return codec.text(await self._redis.get(self._keys.initialized) or "") == "1"
 
     async def close(self) -> None:
-        if self._owns_client:
-            await self._redis.aclose()
+        try:
+            # Dead at once rather than after the heartbeat's expiry: the next reaper
+            # takes what this process still counts (sockets the stop did not close).
+            await self._redis.delete(self._keys.alive(self._process_id))
+        finally:
+            if self._owns_client:
+                await self._redis.aclose()
+
+    @property
+    def prefix(self) -> str:
+        """What every key of this state starts with."""
+        return self._keys.prefix
+
+    # processes --------------------------------------------------------------
+    @property
+    def process_id(self) -> str:
+        return self._process_id
+
+    async def heartbeat(self, ttl: float) -> Beat:
+        k = self._keys
+        registered, initialized = await self._heartbeat(
+            keys=[k.alive(self._process_id), k.processes, k.initialized],
+            args=[self._process_id, max(1, int(ttl * 1000)), repr(time.time())],
+        )
+        beaten, self._beaten = self._beaten, True
+        if not int(initialized):
+            return Beat.LOST
+        if beaten and not int(registered):
+            return Beat.REAPED
+        return Beat.OK
+
+    async def reap(self) -> list[Released]:
+        k = self._keys
+        others = [
+            pid
+            for pid in map(codec.text, await self._redis.zrange(k.processes, 0, -1))
+            if pid != self._process_id
+        ]
+        if not others:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for pid in others:
+                pipe.exists(k.alive(pid))
+            alive = await pipe.execute()
+        released: list[Released] = []
+        for pid, up in zip(others, alive, strict=True):
+            if up:
+                continue
+            taken = await self._reap(keys=[k.processes, k.alive(pid), k.counted(pid)], args=[pid])
+            if not taken:
+                continue  # another process took it first, or it came back
+            last_beat = float(codec.text(taken[0]))
+            for name in taken[1:]:
+                kind, key = k.connection_of(codec.text(name))
+                released.append(Released(kind, key, last_beat))
+        return released
 
     # presence ---------------------------------------------------------------
     def _agent_keys(self, agent_id: str) -> list[str]:
@@ -174,10 +170,10 @@ class RedisRoutingState:
         aid = presence.agent_id
         last_assigned_at, load = await self._put_agent(
             keys=self._agent_keys(aid),
-            args=[aid, repr(float(presence.last_assigned_at)), *_fields(presence)],
+            args=[aid, repr(float(presence.last_assigned_at)), *codec.fields(presence)],
         )
         # As MemoryState does: the caller's record takes the state's load and time.
-        presence.last_assigned_at = float(_text(last_assigned_at))
+        presence.last_assigned_at = float(codec.text(last_assigned_at))
         presence.load = int(load)
         return dataclasses.replace(presence)
 
@@ -197,23 +193,24 @@ class RedisRoutingState:
             raise ValueError(f"fresh is agent {fresh.agent_id!r}, not {agent_id!r}")
         start: list[str] = []
         if fresh is not None:
-            start = [*_fields(fresh), "last_assigned_at", repr(float(fresh.last_assigned_at))]
-        changes = _changes(
+            start = [*codec.fields(fresh), "last_assigned_at", repr(float(fresh.last_assigned_at))]
+        changes = codec.changes(
             name=name, status=status, connected=connected, capacity=capacity, bots=bots, teams=teams
         )
         values = await self._update_agent(
-            keys=self._agent_keys(agent_id), args=[agent_id, len(start) // 2, *start, *changes]
+            keys=self._agent_keys(agent_id),
+            args=[agent_id, len(start) // 2, *start, *changes],
         )
         if values is None:
             return None
-        return _presence(agent_id, values[:-1], values[-1])
+        return codec.presence_of(agent_id, values[:-1], values[-1])
 
     async def get_agent(self, agent_id: str) -> Presence | None:
         found = await self._read_agents([agent_id])
         return found[0] if found else None
 
     async def agents_for_bot(self, bot_id: str) -> list[Presence]:
-        ids = [_text(i) for i in await self._redis.zrange(self._keys.agents, 0, -1)]
+        ids = [codec.text(i) for i in await self._redis.zrange(self._keys.agents, 0, -1)]
         return [a for a in await self._read_agents(ids) if bot_id in a.bots]
 
     async def _read_agents(self, agent_ids: list[str]) -> list[Presence]:
@@ -222,22 +219,21 @@ class RedisRoutingState:
             return []
         async with self._redis.pipeline(transaction=True) as pipe:
             for aid in agent_ids:
-                pipe.hmget(self._keys.agent(aid), _READ_FIELDS)
+                pipe.hmget(self._keys.agent(aid), codec.READ_FIELDS)
                 pipe.scard(self._keys.agent_conversations(aid))
             replies = await pipe.execute()
         found = []
         for i, aid in enumerate(agent_ids):
             values, load = replies[2 * i], replies[2 * i + 1]
             if values[0] is not None:
-                found.append(_presence(aid, values, load))
+                found.append(codec.presence_of(aid, values, load))
         return found
 
     async def touch_connection(self, kind: str, key: str, delta: int) -> int:
         name = self._keys.connections(kind, key)
-        if delta == 0:
-            value = await self._redis.get(name)
-            return int(value) if value is not None else 0
-        return int(await self._touch(keys=[name], args=[delta]))
+        return int(
+            await self._touch(keys=[name, self._counted], args=[self._process_id, int(delta)])
+        )
 
     # queue ------------------------------------------------------------------
     def _queue_keys(self, bot_id: str) -> list[str]:
@@ -248,7 +244,7 @@ class RedisRoutingState:
         return int(
             await self._enqueue(
                 keys=self._queue_keys(entry.bot_id),
-                args=[entry.conversation_id, _entry_json(entry), entry.priority, int(at_head)],
+                args=[entry.conversation_id, codec.entry_json(entry), entry.priority, int(at_head)],
             )
         )
 
@@ -258,7 +254,7 @@ class RedisRoutingState:
     async def queue(self, bot_id: str) -> list[QueueEntry]:
         k = self._keys
         entries = await self._queue(keys=[k.queue(bot_id), k.queue_entries(bot_id)])
-        return [_entry(e) for e in entries]
+        return [codec.entry(e) for e in entries]
 
     async def position(self, bot_id: str, conversation_id: str) -> int | None:
         at = await self._redis.lpos(self._keys.queue(bot_id), conversation_id)
@@ -276,9 +272,9 @@ class RedisRoutingState:
                 k.assigned,
                 *self._queue_keys(bot_id),
             ],
-            args=[bot_id, conversation_id, agent_id, repr(time.time()), _flag(step_in)],
+            args=[bot_id, conversation_id, agent_id, repr(time.time()), codec.flag(step_in)],
         )
-        return None if entry is None else _entry(entry)
+        return None if entry is None else codec.entry(entry)
 
     async def move(
         self,
@@ -297,7 +293,14 @@ class RedisRoutingState:
                 k.agent(to_agent),
                 k.agent_conversations(to_agent),
             ],
-            args=[conversation_id, from_agent, to_agent, bot_id, repr(time.time()), _flag(step_in)],
+            args=[
+                conversation_id,
+                from_agent,
+                to_agent,
+                bot_id,
+                repr(time.time()),
+                codec.flag(step_in),
+            ],
         )
         return bool(moved)
 
@@ -306,7 +309,7 @@ class RedisRoutingState:
         agent = await self._release(
             keys=[k.assigned], args=[conversation_id, k.agent_conversations_prefix]
         )
-        return None if agent is None else _text(agent)
+        return None if agent is None else codec.text(agent)
 
     async def assign_recovered(self, conversation_id: str, agent_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -316,11 +319,11 @@ class RedisRoutingState:
 
     async def assigned_agent(self, conversation_id: str) -> str | None:
         agent = await self._redis.hget(self._keys.assigned, conversation_id)
-        return None if agent is None else _text(agent)
+        return None if agent is None else codec.text(agent)
 
     async def agent_conversations(self, agent_id: str) -> list[str]:
         members = await self._redis.smembers(self._keys.agent_conversations(agent_id))
-        return sorted(_text(m) for m in members)
+        return sorted(codec.text(m) for m in members)
 
     # deadlines --------------------------------------------------------------
     async def set_deadline(
@@ -333,22 +336,33 @@ class RedisRoutingState:
 
     async def pop_due(self, kind: str, now: float) -> list[str]:
         due = await self._pop_due(keys=[self._keys.deadlines(kind)], args=[repr(float(now))])
-        return [_text(key) for key in due]
+        return [codec.text(key) for key in due]
 
     # sequence numbers -------------------------------------------------------
-    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
+    async def next_seq(
+        self, conversation_id: str, *, generation: int | None = None
+    ) -> Numbered | None:
         k = self._keys
-        seq = await self._next_seq(
-            keys=[k.seq(conversation_id), k.generation(conversation_id)],
+        got = await self._next_seq(
+            keys=[
+                k.seq(conversation_id),
+                k.generation(conversation_id),
+                k.connections(WATCHES, conversation_id),
+                k.initialized,
+            ],
             args=["" if generation is None else str(generation)],
         )
-        return None if seq is None else int(seq)
+        if got is None:
+            return None
+        if not isinstance(got, list):  # -1: the state is lost, not rebuilt yet
+            raise StateUnavailable()
+        return Numbered(int(got[0]), int(got[1]))
 
     async def seed_seq(self, conversation_id: str, value: int) -> None:
         k = self._keys
         await self._seed_seq(
             keys=[k.seq(conversation_id), k.generation(conversation_id), k.generations],
-            args=[value],
+            args=[value, _generation_floor()],
         )
 
     async def generation(self, conversation_id: str) -> int | None:
@@ -369,7 +383,7 @@ class RedisRoutingState:
 
     async def take_widget_lost(self, conversation_id: str) -> float | None:
         value = await self._redis.getdel(self._keys.widget_lost(conversation_id))
-        return None if value is None else float(_text(value))
+        return None if value is None else float(codec.text(value))
 
     async def forget(self, conversation_id: str) -> None:
         k = self._keys
@@ -386,7 +400,7 @@ class RedisRoutingState:
     async def _told(self, key: str, value: str) -> bool:
         """Record ``value`` as told; True when it differs from what was told before."""
         before = await self._redis.set(key, value, ex=ANNOUNCEMENT_TTL_SECONDS, get=True)
-        return before is None or _text(before) != value
+        return before is None or codec.text(before) != value
 
     async def announce_position(self, conversation_id: str, position: int) -> bool:
         return await self._told(self._keys.announced(conversation_id), str(position))

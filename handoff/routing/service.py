@@ -5,8 +5,8 @@ routing state. Behind the facade each concept has its own module: the bot side
 (:mod:`.bot_side`, :mod:`.availability`), the widget session (:mod:`.widget_session`), the queue
 (:mod:`.queueing`), assignment (:mod:`.dispatch`), closing (:mod:`.closing`),
 agent presence (:mod:`.presence`), agent actions (:mod:`.agent_actions`,
-:mod:`.transfers`), supervisors (:mod:`.oversight`), deadlines (:mod:`.timers`) and
-recovery (:mod:`.recovery`).
+:mod:`.transfers`), supervisors (:mod:`.oversight`), deadlines (:mod:`.timers`),
+recovery (:mod:`.recovery`) and processes' heartbeats (:mod:`.liveness`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from handoff.routing.closing import Closer
 from handoff.routing.colleagues import Colleagues
 from handoff.routing.context import Context, Stores
 from handoff.routing.dispatch import Dispatcher
+from handoff.routing.liveness import Liveness
 from handoff.routing.messages_left import MessagesLeft
 from handoff.routing.notes import ConversationNotes
 from handoff.routing.notifier import Notifier
@@ -142,6 +143,10 @@ class HandoffService:
         """A bot's teams: ``of_bot``, ``set_members``, ``rename``, ``delete``."""
         # housekeeping
         self.sweep = timers.sweep
+        liveness = Liveness(ctx, queue, widgets, presence)
+        self.heartbeat = liveness.beat
+        """This process's heartbeat, reaping dead processes, rebuilding a lost state."""
+        self.heartbeat_ttl = liveness.ttl
 
     async def authenticate(self, email: str, password: str) -> AgentRecord | None:
         """The agent with these credentials, or None."""

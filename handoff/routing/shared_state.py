@@ -11,21 +11,77 @@ in-process implementation is the embedded default.
 
 from __future__ import annotations
 
-from typing import Protocol
+from enum import StrEnum
+from typing import NamedTuple, Protocol
 
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
-__all__ = ["DeadlineKind", "RoutingState"]
+__all__ = ["WATCHES", "Beat", "DeadlineKind", "Numbered", "Released", "RoutingState"]
+
+WATCHES = "watch"
+"""The connection count of a conversation's watches (supervisors)."""
 
 DeadlineKind = str
 """``widget`` (grace after a widget left), ``agent`` (grace after an agent left), ``wait``."""
 
 
+class Numbered(NamedTuple):
+    """What :meth:`RoutingState.next_seq` hands out for a message."""
+
+    seq: int
+    watchers: int
+    """The conversation's watch count (supervisors), read in the same step."""
+
+
+class Released(NamedTuple):
+    """A connection count that a dead process's sockets held and that is now 0."""
+
+    kind: str
+    key: str
+    last_beat: float
+    """The dead process's last heartbeat (Unix seconds, its clock)."""
+
+
+class Beat(StrEnum):
+    """What a heartbeat found."""
+
+    OK = "ok"
+    REAPED = "reaped"
+    """This process had been taken for dead (its heartbeat expired): its counts are gone."""
+    LOST = "lost"
+    """The state itself is gone (Redis restarted empty, or failed over): rebuild it."""
+
+
 class RoutingState(Protocol):
     async def initialize(self) -> bool:
-        """Prepare the state; True when it is empty and must be rebuilt from the database."""
+        """Prepare the state; True when it is empty and must be rebuilt from the database.
 
-    async def close(self) -> None: ...
+        Of many processes only one gets True; it calls :meth:`rebuilt` when done.
+        """
+
+    async def rebuilt(self) -> None:
+        """The rebuild that :meth:`initialize` asked for is done."""
+
+    async def ready(self) -> bool:
+        """The state is there and rebuilt (False: lost, or being rebuilt)."""
+
+    async def close(self) -> None:
+        """Let go of the state; this process's connection counts go to the next reaper."""
+
+    # processes: each counts its own sockets, and a dead one's counts are taken away
+    @property
+    def process_id(self) -> str:
+        """This server process's id, under which it counts its sockets."""
+
+    async def heartbeat(self, ttl: float) -> Beat:
+        """Say this process is alive for ``ttl`` seconds more."""
+
+    async def reap(self) -> list[Released]:
+        """Take away the counts of every process whose heartbeat expired.
+
+        Each dead process is taken by one caller only; returns the counts that thereby
+        reached 0 (the caller does what the last socket leaving would have done).
+        """
 
     # presence
     async def put_agent(self, presence: Presence) -> Presence:
@@ -55,7 +111,8 @@ class RoutingState(Protocol):
     async def agents_for_bot(self, bot_id: str) -> list[Presence]: ...
 
     async def touch_connection(self, kind: str, key: str, delta: int) -> int:
-        """Add ``delta`` to the live socket count of a widget conversation or an agent."""
+        """Add ``delta`` to this process's live socket count of a widget conversation,
+        an agent or a watch; returns the count over every process."""
 
     # queue
     async def enqueue(self, entry: QueueEntry, *, at_head: bool = False) -> int:
@@ -119,11 +176,15 @@ class RoutingState(Protocol):
         """Remove and return the keys whose deadline has passed (each to one caller only)."""
 
     # sequence numbers, handoff generations and delivery marks
-    async def next_seq(self, conversation_id: str, *, generation: int | None = None) -> int | None:
+    async def next_seq(
+        self, conversation_id: str, *, generation: int | None = None
+    ) -> Numbered | None:
         """The next sequence number of an open conversation; None once it is closed.
 
         ``generation``: only for that handoff of the conversation (None when it ended,
-        even if the conversation was reopened since).
+        even if the conversation was reopened since). With it comes the watch count, in
+        the same step: a message costs one call to the state. Raises
+        :class:`~handoff.errors.StateUnavailable` while the state is lost and not rebuilt.
         """
 
     async def seed_seq(self, conversation_id: str, value: int) -> None:

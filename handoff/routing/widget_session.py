@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from handoff.errors import TooLarge
+from handoff.errors import StateUnavailable, TooLarge
 from handoff.protocol import events as ev
 from handoff.protocol.common import (
     ConversationState,
@@ -62,6 +62,8 @@ class WidgetSession:
             raise BotMismatch()
         generation = await ctx.state.generation(conversation_id)
         if view.state == S.CLOSED or generation is None:
+            if view.state != S.CLOSED and not await ctx.state.ready():
+                raise StateUnavailable()  # Redis lost it; the rebuild is under way
             raise ConversationClosed()
         lost = await ctx.state.take_widget_lost(conversation_id)
         await ctx.state.touch_connection("widget", conversation_id, +1)
@@ -159,6 +161,12 @@ class WidgetSession:
             await ctx.state.mark_widget_lost(conversation_id, alive_at)
         if await ctx.state.touch_connection("widget", conversation_id, -1):
             return
+        await self.gone(conversation_id, notify=notify)
+
+    async def gone(self, conversation_id: str, *, notify: bool = True) -> None:
+        """The conversation's last widget socket went (here, or on a process that died):
+        its grace period starts, and the agent is told (``notify``)."""
+        ctx = self._ctx
         view = await ctx.stores.conversations.get(conversation_id)
         # Pending: no widget was ever bound to this handoff (a bind failed half way),
         # so there is nobody to wait for; the wait limit still runs.
@@ -182,10 +190,12 @@ class WidgetSession:
         """
         ctx = self._ctx
         ctx.check_text(text, "message")
-        seq = await ctx.state.next_seq(conversation_id, generation=generation)
-        if seq is None:
+        numbered = await ctx.state.next_seq(conversation_id, generation=generation)
+        if numbered is None:
             raise ConversationClosed()
-        stored = await ctx.stores.writer.write(NewMessage(conversation_id, seq, "user", text))
+        stored = await ctx.stores.writer.write(
+            NewMessage(conversation_id, numbered.seq, "user", text)
+        )
         agent_id = await ctx.state.assigned_agent(conversation_id)
         if agent_id is not None:
             await ctx.notifier.agent(
@@ -202,6 +212,7 @@ class WidgetSession:
             conversation_id,
             ev.WATCHED_MESSAGE,
             lambda: {"conversation_id": conversation_id, "message": stored.model_dump(mode="json")},
+            watchers=numbered.watchers,
         )
         return stored
 

@@ -280,7 +280,6 @@ class AgentNamespace(Namespace):
         )
         return proto.ok_ack(messages=[m.model_dump(mode="json") for m in messages])
 
-
     async def _watch(self, sid: str, record: AgentRecord, req: proto.WatchConversation) -> Ack:
         session = self._sessions[sid]
         cid = req.conversation_id

@@ -43,7 +43,7 @@ from engineio.async_drivers import aiohttp as eio_aiohttp
 
 from handoff.sockets.guard import EventLog
 
-__all__ = ["ConnectionRefused", "Namespace", "SocketServer", "alive_at"]
+__all__ = ["ConnectionRefused", "Namespace", "SocketServer", "alive_at", "drop_transports"]
 
 log = logging.getLogger("handoff.sockets.engine")
 
@@ -311,3 +311,23 @@ def alive_at(namespace: Namespace, sid: str) -> float | None:
     socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
     value = getattr(socket, "alive_at", None)
     return value if isinstance(value, float) else None
+
+
+async def drop_transports(server: SocketServer) -> int:
+    """Cut every Engine.IO connection of this process, so that its client reconnects.
+
+    Neither a Socket.IO DISCONNECT nor an Engine.IO CLOSE packet: JavaScript clients take
+    the first as the server's wish and stay away ("io server disconnect"), and
+    python-socketio's client the second. A transport that just ends ("transport close")
+    they all reconnect, the seed's widget too. A WebSocket ends as python-engineio ends
+    it (its writer is woken with nothing to send: it closes the WebSocket, then the
+    reader closes the session); a long-polling session is closed, and its pending poll
+    answered empty. The namespaces hear each disconnect as usual. Returns how many.
+    """
+    eio = server.eio
+    sockets = [s for s in list(eio.sockets.values()) if not (s.closed or s.closing)]
+    for socket in sockets:
+        if not socket.upgraded:
+            await socket.close(wait=False, abort=True, reason=eio.reason.TRANSPORT_CLOSE)
+        await socket.queue.put(None)
+    return len(sockets)

@@ -6,7 +6,7 @@ from typing import Any
 
 from handoff.protocol import events as ev
 from handoff.sockets import rooms
-from handoff.sockets.engine import SocketServer
+from handoff.sockets.engine import SocketServer, drop_transports
 
 __all__ = ["SocketNotifier"]
 
@@ -55,3 +55,6 @@ class SocketNotifier:
 
     async def end_watchers(self, conversation_id: str) -> None:
         await self._sio.close_room(rooms.watch_room(conversation_id), namespace=ev.AGENT_NAMESPACE)
+
+    async def reconnect_all(self) -> int:
+        return await drop_transports(self._sio)

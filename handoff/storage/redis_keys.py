@@ -15,19 +15,27 @@ The layout, for ``p = "handoff:"``:
 - ``p deadlines:<kind>`` (sorted set: key scored by its deadline, Unix seconds).
 - ``p seq:<conversation>``, ``p generation:<conversation>``, ``p generations`` (the
   counter handing out generations), ``p widget_seen:<conversation>``,
-  ``p widget_lost:<conversation>``, ``p connections:<kind>:<key>``.
+  ``p widget_lost:<conversation>``.
+- ``p connections:<kind>:<key>`` (hash: process id → that process's live sockets of a
+  widget conversation, an agent or a watch; the count is the sum).
+- ``p processes`` (sorted set: process id, scored by its last heartbeat),
+  ``p alive:<process>`` (string, expires: the heartbeat), ``p counted:<process>``
+  (set: the ``connections`` keys the process counts in, so a reaper finds them).
 - ``p announced:<conversation>``, ``p last_queue:<bot>``.
 - ``p socketio``: not a key but the pub/sub channel of python-socketio's Redis manager.
 
-TTLs: only the two announcement marks (``announced``, ``last_queue``) expire, after
-:data:`ANNOUNCEMENT_TTL_SECONDS`: they only prevent telling somebody the same thing
-twice, so a mark that outlived its queue (a process died before closing) costs at
-most one repeated notice. Nothing else has a TTL, on purpose: each of the other keys
-is ended by the step that ends its use (``forget`` when a conversation closes,
-``release``, ``clear_deadline``, ``pop_due``, ``dequeue``, a connection count reaching
-zero), and an expiry while its conversation is still open would break it (a lost
-sequence counter refuses every message; a lost deadline never fires; a lost
-connection count closes a chat whose widget is still there).
+TTLs: a process's heartbeat ``alive`` expires (three heartbeat intervals), and the
+``initialized`` mark while a rebuild runs (:data:`REBUILD_TTL_SECONDS`: a process that
+died rebuilding leaves the rebuild to another). Else only the two announcement marks
+(``announced``, ``last_queue``) expire, after :data:`ANNOUNCEMENT_TTL_SECONDS`: they
+only prevent telling somebody the same thing twice, so a mark that outlived its queue
+(a process died before closing) costs at most one repeated notice. Nothing else has a
+TTL, on purpose: each of the other keys is ended by the step that ends its use
+(``forget`` when a conversation closes, ``release``, ``clear_deadline``, ``pop_due``,
+``dequeue``, a connection count reaching zero, the reaping of a dead process), and an
+expiry while its conversation is still open would break it (a lost sequence counter
+refuses every message; a lost deadline never fires; a lost connection count closes a
+chat whose widget is still there).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from __future__ import annotations
 __all__ = [
     "ANNOUNCEMENT_TTL_SECONDS",
     "DEFAULT_PREFIX",
+    "REBUILD_TTL_SECONDS",
     "RedisKeys",
 ]
 
@@ -42,6 +51,9 @@ DEFAULT_PREFIX = "handoff:"
 
 ANNOUNCEMENT_TTL_SECONDS = 24 * 3600
 """How long a "told already" mark is kept without being told again."""
+
+REBUILD_TTL_SECONDS = 120
+"""How long one process may take to rebuild the state before another may start over."""
 
 
 class RedisKeys:
@@ -54,11 +66,15 @@ class RedisKeys:
         self.agent_order = f"{prefix}agent_order"
         self.assigned = f"{prefix}assigned"
         self.generations = f"{prefix}generations"
+        self.processes = f"{prefix}processes"
         self.socketio_channel = f"{prefix}socketio"
         """The Socket.IO Redis manager's pub/sub channel (a channel, not a key)."""
         # A script that learns an agent id from what it reads (``release``) builds
         # that agent's key itself from this prefix: the only key not built here.
         self.agent_conversations_prefix = f"{prefix}agent_conversations:"
+        # ``REAP`` learns the connection keys a dead process counted from its index
+        # (``counted``), which holds the names built by :meth:`connections`.
+        self.connections_prefix = f"{prefix}connections:"
 
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}"
@@ -91,7 +107,18 @@ class RedisKeys:
         return f"{self.prefix}widget_lost:{conversation_id}"
 
     def connections(self, kind: str, key: str) -> str:
-        return f"{self.prefix}connections:{kind}:{key}"
+        return f"{self.connections_prefix}{kind}:{key}"
+
+    def connection_of(self, name: str) -> tuple[str, str]:
+        """The ``(kind, key)`` a name made by :meth:`connections` counts."""
+        kind, _, key = name.removeprefix(self.connections_prefix).partition(":")
+        return kind, key
+
+    def alive(self, process_id: str) -> str:
+        return f"{self.prefix}alive:{process_id}"
+
+    def counted(self, process_id: str) -> str:
+        return f"{self.prefix}counted:{process_id}"
 
     def announced(self, conversation_id: str) -> str:
         return f"{self.prefix}announced:{conversation_id}"

@@ -13,16 +13,18 @@ process can do). The concurrency tests run many steps at once through them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
 
+from handoff.errors import StateUnavailable
 from handoff.protocol.common import HandoffPacket
 from handoff.routing.memory_state import MemoryState
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 from handoff.routing.redis_state import RedisRoutingState
-from handoff.routing.shared_state import RoutingState
+from handoff.routing.shared_state import WATCHES, Beat, RoutingState
 from handoff.storage.redis_keys import ANNOUNCEMENT_TTL_SECONDS
 from tests.conftest import REDIS_URL, drop_prefix, redis_or_skip, unique_prefix
 
@@ -65,7 +67,16 @@ async def views(request: pytest.FixtureRequest) -> AsyncIterator[Views]:
 
 @pytest.fixture
 async def state(views: Views) -> RoutingState:
-    return (await views(1))[0]
+    """One process's state, found empty and rebuilt (as a starting server does)."""
+    state = (await views(1))[0]
+    await started(state)
+    return state
+
+
+async def started(state: RoutingState) -> None:
+    """Rebuilt, as by the first process to start (a missing state refuses messages)."""
+    if await state.initialize():
+        await state.rebuilt()
 
 
 def agent(aid: str, *, capacity: int = 1, bots: tuple[str, ...] = ("b1",)) -> Presence:
@@ -78,6 +89,12 @@ def entry(cid: str, bot: str = "b1", priority: int = 1) -> QueueEntry:
 
 async def ids(state: RoutingState, bot: str = "b1") -> list[str]:
     return [e.conversation_id for e in await state.queue(bot)]
+
+
+async def next_seq(state: RoutingState, cid: str, generation: int | None = None) -> int | None:
+    """The sequence number alone (``next_seq`` also tells the watch count)."""
+    numbered = await state.next_seq(cid, generation=generation)
+    return None if numbered is None else numbered.seq
 
 
 # initialize ------------------------------------------------------------------
@@ -396,37 +413,37 @@ async def test_a_deadline_set_again_may_keep_a_newer_one(state: RoutingState) ->
 
 # sequence numbers ----------------------------------------------------------------
 async def test_sequence_numbers_only_for_open_conversations(state: RoutingState) -> None:
-    assert await state.next_seq("c1") is None
+    assert await next_seq(state, "c1") is None
     await state.seed_seq("c1", 0)
-    assert await state.next_seq("c1") == 1
+    assert await next_seq(state, "c1") == 1
     await state.seed_seq("c1", 10)
-    assert await state.next_seq("c1") == 11
+    assert await next_seq(state, "c1") == 11
     await state.seed_seq("c1", 3)  # never goes back
-    assert await state.next_seq("c1") == 12
+    assert await next_seq(state, "c1") == 12
     await state.forget("c1")
-    assert await state.next_seq("c1") is None
+    assert await next_seq(state, "c1") is None
 
 
 async def test_each_handoff_of_a_conversation_has_its_own_generation(
     state: RoutingState,
 ) -> None:
     assert await state.generation("c1") is None
-    assert await state.next_seq("c1", generation=1) is None
+    assert await next_seq(state, "c1", generation=1) is None
     await state.seed_seq("c1", 0)
     first = await state.generation("c1")
     assert first is not None
     await state.seed_seq("c1", 5)  # the same handoff, counter moved on
     assert await state.generation("c1") == first
-    assert await state.next_seq("c1", generation=first) == 6
-    assert await state.next_seq("c1", generation=first + 1000) is None
+    assert await next_seq(state, "c1", generation=first) == 6
+    assert await next_seq(state, "c1", generation=first + 1000) is None
     await state.forget("c1")  # closed
     assert await state.generation("c1") is None
     await state.seed_seq("c1", 6)  # reopened: a new handoff
     second = await state.generation("c1")
     assert second is not None and second != first
-    assert await state.next_seq("c1", generation=first) is None  # the old one is over
-    assert await state.next_seq("c1", generation=second) == 7
-    assert await state.next_seq("c1") == 8
+    assert await next_seq(state, "c1", generation=first) is None  # the old one is over
+    assert await next_seq(state, "c1", generation=second) == 7
+    assert await next_seq(state, "c1") == 8
     await state.seed_seq("c2", 0)
     assert await state.generation("c2") not in (first, second)
 
@@ -466,7 +483,7 @@ async def test_forget_drops_the_conversations_marks_and_nothing_else(state: Rout
     assert await state.touch_connection("widget", "c1", 0) == 0
     assert await state.touch_connection("agent", "c1", 0) == 1  # an agent's, not this chat's
     assert await state.announce_position("c1", 3)
-    assert await state.next_seq("c2") == 5
+    assert await next_seq(state, "c2") == 5
 
 
 # announcements -------------------------------------------------------------------
@@ -502,7 +519,7 @@ async def test_ids_with_separators_and_any_text_never_collide(state: RoutingStat
     assert await ids(state, "b:1") == odd
     assert await ids(state, "b") == []
     for i, cid in enumerate(odd):
-        assert await state.next_seq(cid) == i * 10 + 1
+        assert await next_seq(state, cid) == i * 10 + 1
     assert await state.pop_due("wait", 100.0) == odd  # by time: 0, 1, 2, ...
     await state.put_agent(agent("a:1", capacity=len(odd), bots=("b:1",)))
     for cid in odd:
@@ -580,11 +597,12 @@ async def test_each_due_deadline_fires_once_among_many_sweepers(views: Views) ->
 
 async def test_concurrent_sequence_numbers_are_distinct_and_dense(views: Views) -> None:
     processes = await views(4)
+    await started(processes[0])
     await asyncio.gather(*(p.seed_seq("c1", 0) for p in processes))  # one handoff, not four
     generation = await processes[0].generation("c1")
     assert generation is not None
     numbers = await asyncio.gather(
-        *(processes[i % 4].next_seq("c1", generation=generation) for i in range(100))
+        *(next_seq(processes[i % 4], "c1", generation=generation) for i in range(100))
     )
     assert sorted(n for n in numbers if n is not None) == list(range(1, 101))
 
@@ -652,6 +670,7 @@ async def test_only_announcement_marks_expire_and_a_closed_chat_leaves_nothing()
     prefix = unique_prefix()
     state = RedisRoutingState(client, prefix=prefix)
     try:
+        await started(state)
         # A conversation's whole life, as the routing code runs it.
         await state.seed_seq("c1", 0)
         await state.touch_connection("widget", "c1", +1)
@@ -677,7 +696,157 @@ async def test_only_announcement_marks_expire_and_a_closed_chat_leaves_nothing()
         left = sorted([k.removeprefix(prefix) async for k in client.scan_iter(f"{prefix}*")])
         # The agent and the counters that outlive any one conversation, and the
         # queue snapshot agents were last shown (it expires).
-        assert left == ["agent:a1", "agent_order", "agents", "generations", "last_queue:b1"]
+        assert left == [
+            "agent:a1",
+            "agent_order",
+            "agents",
+            "generations",
+            "initialized",
+            "last_queue:b1",
+        ]
     finally:
         await drop_prefix(client, prefix)
         await client.aclose()
+
+
+# processes: sockets counted per process, a dead one's let go -------------------------
+async def test_a_message_number_comes_with_the_watch_count(state: RoutingState) -> None:
+    await state.seed_seq("c1", 0)
+    assert await state.next_seq("c1") == (1, 0)
+    await state.touch_connection(WATCHES, "c1", +1)
+    await state.touch_connection(WATCHES, "c1", +1)
+    numbered = await state.next_seq("c1")
+    assert numbered is not None and numbered.seq == 2 and numbered.watchers == 2
+
+
+async def test_one_process_alone_beats_and_has_nothing_to_reap(state: RoutingState) -> None:
+    assert await state.heartbeat(60) is Beat.OK
+    await state.touch_connection("widget", "c1", +1)
+    assert await state.heartbeat(60) is Beat.OK
+    assert await state.reap() == []
+    assert await state.touch_connection("widget", "c1", 0) == 1
+    assert state.process_id
+
+
+REDIS_ONLY = pytest.mark.parametrize("views", ["redis", "redis-bytes"], indirect=True)
+
+
+def prefix_of(state: RoutingState) -> str:
+    assert isinstance(state, RedisRoutingState)
+    return state.prefix
+
+
+async def _dies(process: RoutingState) -> None:
+    """The process's heartbeat expires at once (as if it had been killed)."""
+    await process.heartbeat(0.001)
+    await asyncio.sleep(0.01)
+
+
+@REDIS_ONLY
+async def test_a_dead_processs_counts_go_and_what_reached_zero_is_told_once(
+    views: Views,
+) -> None:
+    alive, dead = await views(2)
+    assert alive.process_id != dead.process_id
+    await alive.heartbeat(60)
+    await dead.heartbeat(60)
+    await dead.touch_connection("widget", "c1", +1)
+    await dead.touch_connection("agent", "a1", +2)
+    await dead.touch_connection(WATCHES, "c1", +1)
+    await alive.touch_connection("agent", "a1", +1)
+    await alive.touch_connection("widget", "c2", +1)
+    assert await alive.touch_connection("agent", "a1", 0) == 3
+    assert await alive.reap() == []  # nobody is dead yet
+    await _dies(dead)
+    released = await alive.reap()
+    assert sorted((r.kind, r.key) for r in released) == [("watch", "c1"), ("widget", "c1")]
+    assert all(0 < r.last_beat <= time.time() for r in released)
+    # What the survivor counts stays; the dead one's share is gone.
+    assert await alive.touch_connection("agent", "a1", 0) == 1
+    assert await alive.touch_connection("widget", "c1", 0) == 0
+    assert await alive.touch_connection("widget", "c2", 0) == 1
+    assert await alive.reap() == []
+
+
+@REDIS_ONLY
+async def test_two_reapers_at_once_let_each_dead_count_go_once(views: Views) -> None:
+    first, second, dead, other_dead = await views(4)
+    for process in (first, second, dead, other_dead):
+        await process.heartbeat(60)
+    for i in range(20):
+        await dead.touch_connection("widget", f"c{i}", +1)
+        await other_dead.touch_connection("agent", f"a{i}", +1)
+    await other_dead.touch_connection("widget", "c0", +1)  # c0 needs both to die
+    await _dies(dead)
+    await _dies(other_dead)
+    batches = await asyncio.gather(*(p.reap() for p in (first, second) * 3))
+    released = [(r.kind, r.key) for batch in batches for r in batch]
+    expected = [("widget", f"c{i}") for i in range(20)] + [("agent", f"a{i}") for i in range(20)]
+    assert sorted(released) == sorted(expected)
+    for i in range(20):
+        assert await first.touch_connection("widget", f"c{i}", 0) == 0
+
+
+@REDIS_ONLY
+async def test_a_process_taken_for_dead_learns_it_at_its_next_beat(views: Views) -> None:
+    alive, stalled = await views(2)
+    await started(alive)
+    await alive.heartbeat(60)
+    await stalled.touch_connection("widget", "c1", +1)
+    await _dies(stalled)
+    assert [r.key for r in await alive.reap()] == ["c1"]
+    assert await stalled.heartbeat(60) is Beat.REAPED
+    assert await stalled.heartbeat(60) is Beat.OK
+    # Its sockets leaving later never take a count below zero.
+    assert await stalled.touch_connection("widget", "c1", -1) == 0
+
+
+@REDIS_ONLY
+async def test_a_process_that_closes_is_reaped_at_once(views: Views) -> None:
+    alive, leaving = await views(2)
+    await alive.heartbeat(60)
+    await leaving.heartbeat(60)
+    await leaving.touch_connection("agent", "a1", +1)
+    await leaving.close()
+    assert [(r.kind, r.key) for r in await alive.reap()] == [("agent", "a1")]
+
+
+# Redis lost its data ------------------------------------------------------------------
+@REDIS_ONLY
+async def test_a_lost_state_is_found_refuses_messages_retryably_and_is_rebuilt_once(
+    views: Views,
+) -> None:
+    processes = await views(3)
+    assert await processes[0].initialize()
+    await processes[0].rebuilt()
+    await processes[0].seed_seq("c1", 4)
+    before = await processes[0].generation("c1")
+    assert before is not None
+    for p in processes:
+        assert await p.heartbeat(60) is Beat.OK
+    client = await redis_or_skip()
+    try:
+        await drop_prefix(client, prefix_of(processes[0]))  # Redis restarted, empty
+    finally:
+        await client.aclose()
+    assert [await p.heartbeat(60) for p in processes] == [Beat.LOST] * 3
+    assert not await processes[1].ready()
+    with pytest.raises(StateUnavailable) as refused:
+        await processes[1].next_seq("c1")
+    assert refused.value.code == "state_unavailable" and refused.value.status == 503
+    # Exactly one process rebuilds; until it is done the state is not ready.
+    won = await asyncio.gather(*(p.initialize() for p in processes))
+    assert won.count(True) == 1
+    rebuilder = processes[won.index(True)]
+    with pytest.raises(StateUnavailable):
+        await processes[2].next_seq("c1")
+    await rebuilder.seed_seq("c1", 4)
+    await rebuilder.rebuilt()
+    assert all([await p.ready() for p in processes])
+    assert await next_seq(processes[1], "c1") == 5
+    # A generation is never handed out twice, not even across the loss.
+    after = await processes[2].generation("c1")
+    assert after is not None and after > before
+    # Rebuilt: an unknown conversation is closed again, not unavailable.
+    assert await processes[1].next_seq("gone") is None
+    assert [await p.heartbeat(60) for p in processes] == [Beat.OK] * 3

@@ -2,6 +2,12 @@ from handoff.routing.memory_state import MemoryState
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
 
+async def next_seq(state: MemoryState, cid: str, generation: int | None = None) -> int | None:
+    """The sequence number alone (``next_seq`` also tells the watch count)."""
+    numbered = await state.next_seq(cid, generation=generation)
+    return None if numbered is None else numbered.seq
+
+
 def entry(cid: str, bot: str = "b1") -> QueueEntry:
     return QueueEntry(cid, bot, 0.0)
 
@@ -47,15 +53,15 @@ async def test_deadlines_pop_once_and_can_be_cleared_or_moved() -> None:
 
 async def test_sequence_numbers_only_for_open_conversations() -> None:
     state = MemoryState()
-    assert await state.next_seq("c1") is None
+    assert await next_seq(state, "c1") is None
     await state.seed_seq("c1", 0)
-    assert await state.next_seq("c1") == 1
+    assert await next_seq(state, "c1") == 1
     await state.seed_seq("c1", 10)
-    assert await state.next_seq("c1") == 11
+    assert await next_seq(state, "c1") == 11
     await state.seed_seq("c1", 3)  # never goes back
-    assert await state.next_seq("c1") == 12
+    assert await next_seq(state, "c1") == 12
     await state.forget("c1")
-    assert await state.next_seq("c1") is None
+    assert await next_seq(state, "c1") is None
 
 
 async def test_a_position_is_announced_once_until_it_changes_or_is_forgotten() -> None:
@@ -99,15 +105,15 @@ async def test_each_handoff_of_a_conversation_has_its_own_generation() -> None:
     assert first is not None
     await state.seed_seq("c1", 5)  # the same handoff, counter moved on
     assert await state.generation("c1") == first
-    assert await state.next_seq("c1", generation=first) == 6
+    assert await next_seq(state, "c1", generation=first) == 6
     await state.forget("c1")  # closed
     assert await state.generation("c1") is None
     await state.seed_seq("c1", 6)  # reopened: a new handoff
     second = await state.generation("c1")
     assert second is not None and second != first
-    assert await state.next_seq("c1", generation=first) is None  # the old one is over
-    assert await state.next_seq("c1", generation=second) == 7
-    assert await state.next_seq("c1") == 8
+    assert await next_seq(state, "c1", generation=first) is None  # the old one is over
+    assert await next_seq(state, "c1", generation=second) == 7
+    assert await next_seq(state, "c1") == 8
     await state.seed_seq("c2", 0)
     assert await state.generation("c2") not in (first, second)
 
