@@ -84,7 +84,8 @@ def test_compose_runs_the_tested_nginx_config_with_only_the_addresses_changed() 
     assert sorted(rewrites.values()) == [f"{name}:{port}" for name in SERVERS]
     if not NGINX_CONF.exists():
         pytest.skip("deploy/nginx.conf comes with the nginx front (branch scale-multi)")
-    upstreams = re.findall(r"^\s*server\s+(\S+?)(?:\s|;)", NGINX_CONF.read_text(), re.MULTILINE)
+    # An upstream's `server ADDRESS ...;` lines (not the `server {` blocks).
+    upstreams = re.findall(r"^\s*server\s+([^\s{;]+)[^{\n]*;", NGINX_CONF.read_text(), re.MULTILINE)
     assert sorted(upstreams) == sorted(rewrites), (
         f"deploy/nginx.conf's upstreams {upstreams} are not the ones compose.yaml rewrites "
         f"{sorted(rewrites)}: change the sed in compose.yaml with it"
