@@ -117,8 +117,11 @@ class StoreMeter:
         self.started: dict[str, dict[int, float]] = {}
         self.cpu_s: dict[str, float] = {}
 
+    PHASES = {"lat": "latency", "sat": "saturated"}  # the load generator's names
+
     def edge(self, phase: str, edge: str) -> None:
-        if phase not in ("latency", "saturated"):
+        phase = self.PHASES.get(phase, "")
+        if not phase:
             return
         now = {pid: cpu_seconds(pid) for pid in self.server.store_pids()}
         if edge == "start":
