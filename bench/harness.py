@@ -123,7 +123,10 @@ class StoreMeter:
         phase = self.PHASES.get(phase, "")
         if not phase:
             return
-        now = {pid: cpu_seconds(pid) for pid in self.server.store_pids()}
+        pids = self.server.store_pids()
+        if not pids:  # embedded and bare: nothing outside the server process
+            return
+        now = {pid: cpu_seconds(pid) for pid in pids}
         if edge == "start":
             self.started[phase] = now
         elif phase in self.started:
