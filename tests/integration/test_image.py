@@ -133,7 +133,15 @@ def test_a_wheel_of_the_build_context_installs_migrates_and_serves(tmp_path: Pat
             shutil.copy2(ROOT / path, context / path)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "w"), "."],
+        [
+            *pip,
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path / "w"),
+            ".",
+        ],
         cwd=context,
         check=True,
         capture_output=True,
