@@ -4,9 +4,12 @@
 //
 //   node bench/loadgen.js CONFIG.json
 //
-// CONFIG (written by relay.py): {url, pid, clk_tck, bot_id, conversations: [id],
-// agents: [token], capacity, text_bytes, connect_concurrency, phases: {
-// idle: bool, latency: {rate, warmup, duration}, saturated: {window, warmup, duration}}}
+// CONFIG (written by relay.py): {url, urls?, pid, pids?, clk_tck, bot_id,
+// conversations: [id], agents: [token], capacity, text_bytes, connect_concurrency,
+// phases: {idle: bool, latency: {rate, warmup, duration}, saturated: {window, warmup,
+// duration}}}. With several `urls` (server processes sharing PostgreSQL and Redis),
+// widget i connects to urls[i % n] and agent j to urls[(j + 1) % n], and the server
+// CPU and RSS are those of all `pids` together.
 //
 // Phases, in order, against one running server:
 //   idle       RSS of the server before / after N widgets connect and bind
@@ -30,6 +33,8 @@ const { io } = require(path.join(__dirname, '..', 'tests', 'js', 'node_modules',
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const N = cfg.conversations.length;
+const URLS = cfg.urls && cfg.urls.length ? cfg.urls : [cfg.url];
+const PIDS = cfg.pids && cfg.pids.length ? cfg.pids : [cfg.pid];
 const now = () => performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => process.stderr.write(`[loadgen] ${a.join(' ')}\n`);
@@ -39,13 +44,21 @@ const mark = (name, edge) => process.stderr.write(`PHASE ${name} ${edge}\n`);
 // ---------------------------------------------------------------- /proc probes
 function procStat() {
   // utime + stime (fields 14, 15), after the ")" that ends the command name.
-  const raw = fs.readFileSync(`/proc/${cfg.pid}/stat`, 'utf8');
-  const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / cfg.clk_tck;
+  let total = 0;
+  for (const pid of PIDS) {
+    const raw = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    total += (Number(f[11]) + Number(f[12])) / cfg.clk_tck;
+  }
+  return total;
 }
 function rssKb() {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${cfg.pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+  let total = 0;
+  for (const pid of PIDS) {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    total += m ? Number(m[1]) : NaN;
+  }
+  return total;
 }
 function selfCpu() {
   const u = process.cpuUsage();
@@ -150,9 +163,11 @@ function onToUser(i, d) {
 }
 
 // --------------------------------------------------------------- connecting
-function connectAgent(token) {
+const serverOf = new Map(); // socket -> index into URLS
+function connectAgent(token, j) {
   return new Promise((resolve, reject) => {
-    const s = io(`${cfg.url}/agent`, { ...opts, auth: { token } });
+    const s = io(`${URLS[(j + 1) % URLS.length]}/agent`, { ...opts, auth: { token } });
+    serverOf.set(s, (j + 1) % URLS.length);
     s.on('conversation_assigned', (d) => agentOf.set(d.conversation.conversation_id, s));
     s.on('user_message', (d) => onUserMessage(s, d));
     s.on('disconnect', (reason) => { if (!closing) noteError('disconnects', reason); });
@@ -169,7 +184,7 @@ function connectAgent(token) {
 
 function connectWidget(i) {
   return new Promise((resolve, reject) => {
-    const s = io(`${cfg.url}/live_agent`, opts);
+    const s = io(`${URLS[i % URLS.length]}/live_agent`, opts);
     widgets[i] = s;
     s.on('to_user', (d) => onToUser(i, d));
     s.on('error', (d) => noteError('error_events', d));
@@ -274,7 +289,9 @@ async function latencyPhase(p) {
   }, 1);
   const m = await measureWindow();
   clearInterval(timer);
-  const left = await drain(5000);
+  // A server that fell behind the offered rate still has a backlog: the saturated
+  // phase starts once it is delivered (or after a minute), not on top of it.
+  const left = await drain(60000);
   return { ...report(m), offered_per_s: p.rate, send_lag: summary(phase.sendLag),
     undelivered_after_drain: left };
 }
@@ -323,6 +340,9 @@ async function main() {
   result.setup_s = (now() - t) / 1000;
   mark('bind', 'end');
   log(`${N} widgets bound and assigned in ${result.setup_s.toFixed(1)} s`);
+  // Pairs whose widget and agent are on different server processes.
+  result.cross_pairs = cfg.conversations.filter(
+    (c, i) => serverOf.get(agentOf.get(c)) !== i % URLS.length).length;
   await sleep(2000);
   const rssAfter = rssKb();
   result.idle = {

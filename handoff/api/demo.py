@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import limits
 from aiohttp import web
@@ -28,6 +27,7 @@ from handoff.api.converse import converse_turn
 from handoff.api.keys import SETTINGS
 from handoff.demo import DEMO_BOT_ID, DemoSetup, ensure_demo
 from handoff.errors import NotFound, RateLimited
+from handoff.shipped import shipped_dir
 from handoff.storage.bots import BotRepo
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 
 DEMO = web.AppKey("demo", DemoSetup)
 """What the demo bootstrap found or made at start (set only when the demo is on)."""
-DEMO_PAGES = Path(__file__).resolve().parents[2] / "client_examples"
+DEMO_PAGES = shipped_dir("client_examples")
 DEMO_FILES = frozenset({"widget.html", "widget.js", "widget.css"})
 """The only files served under ``/demo/`` (client_examples/ also holds Python programs)."""
 DEMO_PAGE = DEMO_PAGES / "widget.html"

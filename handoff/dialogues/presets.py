@@ -27,6 +27,8 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from handoff.shipped import shipped_dir
+
 __all__ = [
     "CONDITIONS",
     "DEFAULT_LANGUAGE",
@@ -38,8 +40,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PRESETS_DIR: Final = Path(__file__).resolve().parents[2] / "dialogues"
-"""The shipped files: the top-level ``dialogues/`` folder of the checkout."""
+PRESETS_DIR: Final = shipped_dir("dialogues")
+"""The shipped files: the top-level ``dialogues/`` folder (see :mod:`handoff.shipped`)."""
 
 DEFAULT_LANGUAGE: Final = "en"
 """Every preset has complete texts in it; any other language falls back to it."""

@@ -1,14 +1,7 @@
-"""The same core on PostgreSQL, and migrations that match the models on both databases."""
+"""The same core on PostgreSQL (the migrations on both databases: test_migrations.py)."""
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-
-from handoff.storage.db import make_engine
-from handoff.storage.migrate import upgrade
-from handoff.storage.tables import metadata
 from tests.conftest import Server, make_settings, start_server, stop_server
 
 
@@ -65,27 +58,3 @@ async def test_restart_on_postgres_keeps_the_conversation(
         assert [m["text"] for m in restored["messages"]] == ["before"]
     finally:
         await stop_server(runner, server)
-
-
-def _diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn), metadata))
-
-
-async def _check_migrations(url: str) -> None:
-    await upgrade(url)
-    await upgrade(url)  # a second run is a no-op
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(_diff)
-    finally:
-        await engine.dispose()
-    assert diff == []
-
-
-async def test_migrations_match_the_models_on_sqlite(tmp_path: Path) -> None:
-    await _check_migrations(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
-
-
-async def test_migrations_match_the_models_on_postgres(postgres_url: str) -> None:
-    await _check_migrations(postgres_url)
