@@ -12,13 +12,15 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.conftest import free_port
 
-__all__ = ["OwnPostgres", "OwnRedis"]
+__all__ = ["OwnPostgres", "OwnRedis", "own_redis_fixture"]
 
 
 class OwnRedis:
@@ -93,10 +95,22 @@ class OwnRedis:
         finally:
             await client.aclose()
 
-    async def close(self) -> None:
+    async def command(self, *args: str) -> object:
+        """One command, on a connection of its own (``CLIENT KILL TYPE pubsub``, say)."""
+        client = aioredis.Redis.from_url(self.url, decode_responses=True)
+        try:
+            return await client.execute_command(*args)
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        """SIGKILL: a crash, nothing said to the clients. ``start`` brings it back empty."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             await asyncio.to_thread(self.proc.wait, 10)
+
+    async def close(self) -> None:
+        await self.kill()
 
 
 def _pg_ctl() -> str:
@@ -160,3 +174,14 @@ class OwnPostgres:
                     _pg_ctl(), "-D", str(self.data), "-m", "immediate", "-w", "stop"
                 )
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture(name="own_redis")
+async def own_redis_fixture(tmp_path: Path) -> AsyncIterator[OwnRedis]:
+    """A started :class:`OwnRedis`, killed after the test (a test module imports it)."""
+    redis = OwnRedis(tmp_path / "redis")
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.close()

@@ -28,11 +28,11 @@ from handoff.protocol import events as ev
 from handoff.sockets import rooms
 from handoff.sockets.pubsub_health import PubSubHealth
 from tests.conftest import Client, Server, make_settings, start_server, stop_server
-from tests.integration.own_redis import (
+from tests.integration.proxy import FreezingProxy
+from tests.integration.services import (
     OwnRedis,
     own_redis_fixture,  # noqa: F401
 )
-from tests.integration.proxy import FreezingProxy
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -142,7 +142,7 @@ async def test_redis_restart_is_degraded_then_heard_again(
     failed_publishes = metric("handoff_redis_publish_failures_total")
 
     caplog.set_level(logging.INFO, logger="handoff.sockets.pubsub")
-    await own_redis.stop()
+    await own_redis.kill()
     deadline = time.monotonic() + 20
     while (await healthz(a))[0] == 200:
         assert time.monotonic() < deadline, "/healthz never said degraded"

@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import Server, make_settings, start_server
-from tests.integration.own_redis import (
+from tests.integration.services import (
     OwnRedis,
     own_redis_fixture,  # noqa: F401
 )
@@ -96,7 +96,7 @@ async def test_sign_in_is_refused_while_redis_is_down(
     bot = await a.bot()
     agent = await a.agent(bot)
     assert (await login(a, agent.email, "s3cret-pass"))[0] == 200
-    await own_redis.stop()
+    await own_redis.kill()
     for server in (a, b):
         status, body, headers = await login(server, agent.email, "s3cret-pass")
         assert status == 503, body
