@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from handoff.errors import StateUnavailable
@@ -35,6 +35,11 @@ from handoff.storage.redis_keys import (
 )
 
 __all__ = ["RedisRoutingState"]
+
+POOL_CONNECTIONS = 64
+"""Redis connections of one process's routing state: each carries one command at a time."""
+POOL_WAIT_SECONDS = 5.0
+"""How long a command waits for a free connection before it fails (``state_unavailable``)."""
 
 
 def _generation_floor() -> int:
@@ -86,7 +91,13 @@ class RedisRoutingState:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisRoutingState:
         """A state on its own client for ``url`` (``redis://host:port/db``)."""
-        return cls(Redis.from_url(url, decode_responses=True), prefix=prefix, owns_client=True)
+        # redis-py's default pool refuses the 101st concurrent command at once
+        # (MaxConnectionsError); a process relaying hundreds of messages at a time waits
+        # for a connection instead, a few seconds at most, like a busy database pool.
+        pool = BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_SECONDS
+        )
+        return cls(Redis.from_pool(pool), prefix=prefix, owns_client=True)
 
     async def initialize(self) -> bool:
         # The first process to start on an empty Redis rebuilds the state from the

@@ -35,13 +35,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import socketio
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handoff.metrics import REDIS_PUBLISH_FAILURES
 
 __all__ = ["ProbeFailed", "RedisManager"]
+
+PUBLISH_CONNECTIONS = 32
+"""Connections a process publishes its emits on; more publishes at once wait for one."""
 
 log = logging.getLogger("handoff.sockets.pubsub")
 
@@ -109,7 +112,15 @@ class RedisManager(_Manager):
     # -- clients --------------------------------------------------------------------------
 
     def _client(self, **options: Any) -> Redis:
-        return Redis.from_url(self.redis_url, **{**self.redis_options, **options})
+        # A blocking pool: the default one refuses the 101st concurrent publish at once
+        # (MaxConnectionsError), which python-socketio answers by building a new client.
+        pool = BlockingConnectionPool.from_url(
+            self.redis_url,
+            max_connections=PUBLISH_CONNECTIONS,
+            timeout=self._timeout,
+            **{**self.redis_options, **options},
+        )
+        return Redis.from_pool(pool)
 
     def _retire(self, client: Redis | None) -> None:
         if client is None:
