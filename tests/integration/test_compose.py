@@ -4,6 +4,7 @@ tested deploy/nginx.conf with only its upstream addresses changed."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -65,6 +66,18 @@ def test_compose_wires_every_server_to_one_database_one_redis_and_one_key() -> N
         assert server["environment"]["HANDOFF_PORT"] == image_env()["HANDOFF_PORT"]
     assert set(services["nginx"]["depends_on"]) == set(SERVERS)
     assert services["nginx"]["ports"] == ["8080:8080"]
+
+
+def test_compose_servers_believe_x_forwarded_for_from_nginx_only() -> None:
+    loaded = compose()
+    nginx_ip = loaded["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    subnet = loaded["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(nginx_ip) in ipaddress.ip_network(subnet)
+    for name in SERVERS:
+        env = loaded["services"][name]["environment"]
+        # The setting as the server parses it: nginx's address, and nothing wider.
+        trusted = Settings(trusted_proxies=env["HANDOFF_TRUSTED_PROXIES"]).trusted_proxies
+        assert [ipaddress.ip_network(t) for t in trusted] == [ipaddress.ip_network(nginx_ip)]
 
 
 def nginx_rewrites() -> dict[str, str]:
