@@ -191,7 +191,11 @@ async def test_only_a_closed_transport_brings_the_seed_widget_back(
 
         await _lose_the_state(server)
         assert await server.service.heartbeat() is Beat.LOST
-        assert (await widget.wait("disconnect"))["reason"] == "transport close"
+        # The transport ended, not a Socket.IO DISCONNECT ("io server disconnect", after
+        # which no client reconnects): a polling client may see the CLOSE packet or, if
+        # its pending poll is cut first, an error; both reconnect.
+        reason = (await widget.wait("disconnect"))["reason"]
+        assert reason in ("transport close", "transport error"), reason
         await widget.wait("connect")
         # Bound again: counted, and a new socket of the agent has the chat back.
         deadline = time.monotonic() + TIMEOUT

@@ -74,7 +74,7 @@ export function StatChart({ id, title, summary, type = "bar", labels, datasets, 
         <canvas ref=${canvas} role="img" aria-label=${`${title} (chart; the same data is in the table)`}></canvas>
       </div>
       ${asTable && html`
-        <div class="table-wrap" id=${tableId}>
+        <div class="table-wrap" id=${tableId} tabindex="0" role="region" aria-label=${`${title} (table)`}>
           <table class="data-table">
             <caption class="sr-only">${title}</caption>
             <thead><tr><th scope="col"></th>${datasets.map((d) => html`<th scope="col">${d.label}</th>`)}</tr></thead>
