@@ -8,7 +8,6 @@ run with ``pg_ctl`` as user ``postgres``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,22 +17,16 @@ from handoff.storage.messages import MessageRepo
 from tests.conftest import TIMEOUT, Bot, Client, Recorder
 from tests.integration.cluster import Cluster, Node, say, wait_until
 from tests.integration.multiprocess.conftest import MakeCluster, start_seed_widget
-from tests.integration.services import OwnPostgres, OwnRedis
+from tests.integration.services import (
+    OwnPostgres,
+    OwnRedis,
+    own_redis_fixture,  # noqa: F401
+)
 
 pytestmark = pytest.mark.timeout(120)
 
 # A process notices a dead peer, or a Redis that lost its data, within about two beats.
 HEARTBEAT = {"HANDOFF_HEARTBEAT_SECONDS": "0.5"}
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[OwnRedis]:
-    server = OwnRedis(tmp_path / "redis")
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 @pytest.fixture
