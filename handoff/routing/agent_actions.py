@@ -99,9 +99,13 @@ class AgentActions:
         received = time.perf_counter()
         ctx = self._ctx
         ctx.check_text(text, "text")
-        if await ctx.state.assigned_agent(conversation_id) != record.id:
+        # Numbered only while it is this agent's, in one call to the state.
+        numbered = await ctx.state.next_seq(conversation_id, assigned_to=record.id)
+        if numbered is None:
             await self.own(record, conversation_id)  # raises the precise error
-        numbered = await ctx.state.next_seq(conversation_id)
+            # The database says it is theirs, the state did not (yet): as before this
+            # check was folded into next_seq, the state's word is not needed.
+            numbered = await ctx.state.next_seq(conversation_id)
         if numbered is None:
             raise ConversationClosed(field="conversation_id")
         seq = numbered.seq

@@ -250,12 +250,18 @@ class MemoryState:
 
     # sequence numbers -------------------------------------------------------
     async def next_seq(
-        self, conversation_id: str, *, generation: int | None = None
+        self,
+        conversation_id: str,
+        *,
+        generation: int | None = None,
+        assigned_to: str | None = None,
     ) -> Numbered | None:
         current = self._seq.get(conversation_id)
         if current is None:
             return None
         if generation is not None and self._generation.get(conversation_id) != generation:
+            return None
+        if assigned_to is not None and self._assigned.get(conversation_id) != assigned_to:
             return None
         self._seq[conversation_id] = current + 1
         watchers = self._connections.get((WATCHES, conversation_id), 0)

@@ -221,10 +221,12 @@ return due
 """
 
 NEXT_SEQ = """
--- KEYS: seq, generation, watch connections, initialized
--- ARGV: the generation asked for, or ''
+-- KEYS: seq, generation, watch connections, initialized, assigned
+-- ARGV: the generation asked for, or ''; conversation id; the agent it must be
+-- assigned to, or ''
 -- Returns {seq, the watch count}; false for a closed conversation (or another
--- generation); -1 when the state itself is missing (Redis lost it: not rebuilt yet).
+-- generation, or another agent's); -1 when the state itself is missing (Redis lost
+-- it: not rebuilt yet).
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if redis.call('GET', KEYS[4]) ~= '1' then
     return -1
@@ -232,6 +234,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return false
 end
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return false
+end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[5], ARGV[2]) ~= ARGV[3] then
   return false
 end
 local watchers = 0

@@ -355,7 +355,11 @@ class RedisRoutingState:
 
     # sequence numbers -------------------------------------------------------
     async def next_seq(
-        self, conversation_id: str, *, generation: int | None = None
+        self,
+        conversation_id: str,
+        *,
+        generation: int | None = None,
+        assigned_to: str | None = None,
     ) -> Numbered | None:
         k = self._keys
         got = await self._next_seq(
@@ -364,8 +368,13 @@ class RedisRoutingState:
                 k.generation(conversation_id),
                 k.connections(WATCHES, conversation_id),
                 k.initialized,
+                k.assigned,
             ],
-            args=["" if generation is None else str(generation)],
+            args=[
+                "" if generation is None else str(generation),
+                conversation_id,
+                "" if assigned_to is None else assigned_to,
+            ],
         )
         if got is None:
             return None

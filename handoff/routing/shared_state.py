@@ -177,13 +177,19 @@ class RoutingState(Protocol):
 
     # sequence numbers, handoff generations and delivery marks
     async def next_seq(
-        self, conversation_id: str, *, generation: int | None = None
+        self,
+        conversation_id: str,
+        *,
+        generation: int | None = None,
+        assigned_to: str | None = None,
     ) -> Numbered | None:
         """The next sequence number of an open conversation; None once it is closed.
 
         ``generation``: only for that handoff of the conversation (None when it ended,
-        even if the conversation was reopened since). With it comes the watch count, in
-        the same step: a message costs one call to the state. Raises
+        even if the conversation was reopened since). ``assigned_to``: only while the
+        conversation is assigned to that agent (None otherwise, and no number is used).
+        With it comes the watch count, in the same step: a message costs one call to
+        the state. Raises
         :class:`~handoff.errors.StateUnavailable` while the state is lost and not rebuilt.
         """
 

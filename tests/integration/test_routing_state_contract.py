@@ -424,6 +424,23 @@ async def test_sequence_numbers_only_for_open_conversations(state: RoutingState)
     assert await next_seq(state, "c1") is None
 
 
+async def test_a_number_for_the_assigned_agent_only(state: RoutingState) -> None:
+    await state.seed_seq("c1", 0)
+    assert await state.next_seq("c1", assigned_to="a1") is None  # nobody's yet
+    await state.assign_recovered("c1", "a1")
+    assert await state.next_seq("c1", assigned_to="a2") is None  # another agent's
+    numbered = await state.next_seq("c1", assigned_to="a1")
+    assert numbered is not None and numbered.seq == 1  # the refusals used no number
+    generation = await state.generation("c1")
+    assert generation is not None
+    assert await state.next_seq("c1", generation=generation + 1, assigned_to="a1") is None
+    assert await next_seq(state, "c1") == 2  # without the condition, whoever it is
+    assert await state.release("c1") == "a1"
+    assert await state.next_seq("c1", assigned_to="a1") is None  # released
+    await state.forget("c1")
+    assert await state.next_seq("c1", assigned_to="a1") is None  # closed
+
+
 async def test_each_handoff_of_a_conversation_has_its_own_generation(
     state: RoutingState,
 ) -> None:
