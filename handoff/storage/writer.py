@@ -10,6 +10,7 @@ under heavy load one commit carries hundreds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ class NewMessage:
 
 
 _Item = tuple[NewMessage, "asyncio.Future[MessageView]"]
+_HOLD_IDLE_SECONDS = 1.0
+"""How long the writer keeps its connection (PostgreSQL) between batches; after a
+longer pause the next batch takes one from the pool, which checks it first."""
 _SQLITE_INSERT = (
     "INSERT INTO messages (conversation_id, seq, sender, text, agent_id, client_msg_id, sent_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -101,6 +105,11 @@ class MessageWriter:
         self._conn: AsyncConnection | None = None
         self._raw: Any = None
         self._sent_at: Any = None
+        # Other databases: the pool's connection, kept while batches follow each other
+        # (a checkout pings the database first, and a return rolls back: two round
+        # trips per batch otherwise).
+        self._held: AsyncConnection | None = None
+        self._held_until = 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
@@ -179,6 +188,24 @@ class MessageWriter:
         finally:
             if self._conn is not None:
                 await self._conn.close()
+            await self._let_go()
+
+    async def _connection(self) -> AsyncConnection:
+        """The connection a batch is written on (not SQLite's): the one held, if the
+        last batch was a moment ago, else a fresh one from the pool."""
+        now = asyncio.get_running_loop().time()
+        if self._held is not None and now > self._held_until:
+            await self._let_go()
+        if self._held is None:
+            self._held = await self._engine.connect()
+        self._held_until = now + _HOLD_IDLE_SECONDS
+        return self._held
+
+    async def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):  # a broken one is discarded by the pool
+                await held.close()
 
     async def _loop(self) -> None:
         while True:
@@ -193,8 +220,15 @@ class MessageWriter:
 
     async def _insert(self, batch: list[_Item]) -> None:
         if self._raw is None:
-            async with self._engine.begin() as conn:
-                await conn.execute(messages.insert(), [m.row() for m, _ in batch])
+            conn = await self._connection()
+            try:
+                async with conn.begin():
+                    await conn.execute(messages.insert(), [m.row() for m, _ in batch])
+            except IntegrityError:
+                raise  # rolled back; the connection is fine
+            except BaseException:
+                await self._let_go()  # it may be broken: the next batch takes another
+                raise
             return
         to_db = self._sent_at
         rows = [
