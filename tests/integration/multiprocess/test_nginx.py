@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +85,18 @@ class Front:
             http.get(f"{self.nginx.url}/healthz") as resp,
         ):
             assert resp.status == 200
-        lines = [
-            line
-            for line in self.nginx.access()
-            if line.remote == source and "/healthz" in line.request
-        ]
-        assert lines, self.nginx.logs()
-        return lines[-1].upstream
+        # nginx logs a request after it has answered it: the line may come a moment later.
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            lines = [
+                line
+                for line in self.nginx.access()
+                if line.remote == source and "/healthz" in line.request
+            ]
+            if lines:
+                return lines[-1].upstream
+            assert time.monotonic() < deadline, self.nginx.logs()
+            await asyncio.sleep(0.02)
 
     def sessions_upstreams(self, client: Client) -> set[str]:
         """The processes that served this polling client's requests, by nginx's log."""
