@@ -8,8 +8,8 @@ however many processes call it at once. Key names: ``handoff.storage.redis_keys`
 Numbers that must come back exactly (deadlines, times) travel as ``repr(float)``,
 which Redis and Lua parse to the same double.
 
-Each instance is one server process (its ``process_id``): it counts its own sockets,
-keeps a heartbeat, and takes away the counts of processes whose heartbeat expired.
+Each instance is one server process: what that means (its own socket counts, its
+heartbeat, reaping the dead, the state's rebuild) is in :mod:`.redis_processes`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import uuid
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.exceptions import RedisError
 
 from handoff.errors import StateUnavailable
 from handoff.routing import redis_codec as codec
 from handoff.routing import redis_scripts as lua
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
-from handoff.routing.shared_state import WATCHES, Beat, Numbered, Released
+from handoff.routing.redis_processes import RedisProcesses
+from handoff.routing.shared_state import WATCHES, Numbered
 from handoff.storage.redis_keys import (
     ANNOUNCEMENT_TTL_SECONDS,
     DEFAULT_PREFIX,
-    REBUILD_TTL_SECONDS,
     RedisKeys,
 )
 
@@ -52,7 +50,7 @@ def _generation_floor() -> int:
     return time.time_ns() // 1000
 
 
-class RedisRoutingState:
+class RedisRoutingState(RedisProcesses):
     """Routing state in Redis under ``prefix`` (see ``handoff.storage.redis_keys``).
 
     ``redis``: an asyncio client, decoding responses or not; closed by :meth:`close`
@@ -62,12 +60,8 @@ class RedisRoutingState:
     def __init__(
         self, redis: Redis, *, prefix: str = DEFAULT_PREFIX, owns_client: bool = False
     ) -> None:
-        self._redis = redis
-        self._keys = RedisKeys(prefix)
+        super().__init__(redis, RedisKeys(prefix))
         self._owns_client = owns_client
-        self._process_id = uuid.uuid4().hex
-        self._counted = self._keys.counted(self._process_id)
-        self._beaten = False
         # Registered once: each call is an EVALSHA, loaded again if Redis restarted.
         script = redis.register_script
         self._put_agent = script(lua.PUT_AGENT)
@@ -84,9 +78,6 @@ class RedisRoutingState:
         self._mark_seen = script(lua.MARK_SEEN)
         self._mark_sent = script(lua.MARK_SENT)
         self._mark_lost = script(lua.MARK_LOST)
-        self._touch = script(lua.TOUCH)
-        self._heartbeat = script(lua.HEARTBEAT)
-        self._reap = script(lua.REAP)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisRoutingState:
@@ -99,30 +90,9 @@ class RedisRoutingState:
         )
         return cls(Redis.from_pool(pool), prefix=prefix, owns_client=True)
 
-    async def initialize(self) -> bool:
-        # The first process to start on an empty Redis rebuilds the state from the
-        # database; the others (and a restart while Redis kept its data) must not.
-        # While it runs the mark says so, and expires: should that process die, the
-        # next heartbeat of another finds the state lost and rebuilds it.
-        return bool(
-            await self._redis.set(
-                self._keys.initialized, "rebuilding", nx=True, ex=REBUILD_TTL_SECONDS
-            )
-        )
-
-    async def rebuilt(self) -> None:
-        await self._redis.set(self._keys.initialized, "1")
-
-    async def ready(self) -> bool:
-        return codec.text(await self._redis.get(self._keys.initialized) or "") == "1"
-
     async def close(self) -> None:
         try:
-            # Dead at once rather than after the heartbeat's expiry: the next reaper
-            # takes what this process still counts (sockets the stop did not close).
-            await self._redis.delete(self._keys.alive(self._process_id))
-        except RedisError:
-            pass  # Redis is gone: the heartbeat expires by itself
+            await self.leave()
         finally:
             if self._owns_client:
                 await self._redis.aclose()
@@ -131,50 +101,6 @@ class RedisRoutingState:
     def prefix(self) -> str:
         """What every key of this state starts with."""
         return self._keys.prefix
-
-    # processes --------------------------------------------------------------
-    @property
-    def process_id(self) -> str:
-        return self._process_id
-
-    async def heartbeat(self, ttl: float) -> Beat:
-        k = self._keys
-        registered, initialized = await self._heartbeat(
-            keys=[k.alive(self._process_id), k.processes, k.initialized],
-            args=[self._process_id, max(1, int(ttl * 1000)), repr(time.time())],
-        )
-        beaten, self._beaten = self._beaten, True
-        if not int(initialized):
-            return Beat.LOST
-        if beaten and not int(registered):
-            return Beat.REAPED
-        return Beat.OK
-
-    async def reap(self) -> list[Released]:
-        k = self._keys
-        others = [
-            pid
-            for pid in map(codec.text, await self._redis.zrange(k.processes, 0, -1))
-            if pid != self._process_id
-        ]
-        if not others:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for pid in others:
-                pipe.exists(k.alive(pid))
-            alive = await pipe.execute()
-        released: list[Released] = []
-        for pid, up in zip(others, alive, strict=True):
-            if up:
-                continue
-            taken = await self._reap(keys=[k.processes, k.alive(pid), k.counted(pid)], args=[pid])
-            if not taken:
-                continue  # another process took it first, or it came back
-            last_beat = float(codec.text(taken[0]))
-            for name in taken[1:]:
-                kind, key = k.connection_of(codec.text(name))
-                released.append(Released(kind, key, last_beat))
-        return released
 
     # presence ---------------------------------------------------------------
     def _agent_keys(self, agent_id: str) -> list[str]:
@@ -243,12 +169,6 @@ class RedisRoutingState:
             if values[0] is not None:
                 found.append(codec.presence_of(aid, values, load))
         return found
-
-    async def touch_connection(self, kind: str, key: str, delta: int) -> int:
-        name = self._keys.connections(kind, key)
-        return int(
-            await self._touch(keys=[name, self._counted], args=[self._process_id, int(delta)])
-        )
 
     # queue ------------------------------------------------------------------
     def _queue_keys(self, bot_id: str) -> list[str]:

@@ -9,7 +9,6 @@ import json
 import re
 from typing import Any
 
-import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
@@ -95,8 +94,6 @@ def test_compose_runs_the_tested_nginx_config_with_only_the_addresses_changed() 
     rewrites = nginx_rewrites()
     port = image_env()["HANDOFF_PORT"]
     assert sorted(rewrites.values()) == [f"{name}:{port}" for name in SERVERS]
-    if not NGINX_CONF.exists():
-        pytest.skip("deploy/nginx.conf comes with the nginx front (branch scale-multi)")
     # An upstream's `server ADDRESS ...;` lines (not the `server {` blocks).
     upstreams = re.findall(r"^\s*server\s+([^\s{;]+)[^{\n]*;", NGINX_CONF.read_text(), re.MULTILINE)
     assert sorted(upstreams) == sorted(rewrites), (
