@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from tests.conftest import REDIS_URL, redis_or_skip
 from tests.integration.cluster import Cluster
 from tests.integration.test_js_widget import HARNESS, JS_DIR, PACKAGES, JsWidget
-
-REDIS_URL = os.environ.get("HANDOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 MakeCluster = Callable[..., Awaitable[Cluster]]
 
@@ -38,15 +37,8 @@ async def _forget(redis_url: str, prefix: str) -> None:
 @pytest.fixture
 async def shared_redis() -> str:
     """The machine's Redis; with ``CI=true`` its absence fails, else it skips."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, aioredis.ConnectionError) as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} (with CI=true this fails): {exc}")
-    finally:
-        await client.aclose()
+    client = await redis_or_skip()
+    await client.aclose()
     return REDIS_URL
 
 
