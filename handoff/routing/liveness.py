@@ -14,6 +14,14 @@ every ``HANDOFF_HEARTBEAT_SECONDS``. Each beat:
   it as the server's wish and stay away.
 - finds this process taken for dead (it stalled past its heartbeat's expiry): its counts
   are gone, so its sockets reconnect the same way.
+- finds that this process could not hear the other processes' emits for a while (its
+  Socket.IO listener lost Redis, or went deaf and was restarted): what they sent its
+  sockets meanwhile is unknown, so they reconnect the same way, and binding serves them
+  from the database what they have not had.
+
+Sockets are let go once this process hears the others again (a socket that came back
+to a deaf process would miss what they send), and once for all the reasons of a beat:
+a Redis that restarted empty is a lost state and a deaf spell, not two reconnections.
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ class Liveness:
         self._queue = queue
         self._widgets = widgets
         self._presence = presence
+        self._reconnect_for: str | None = None
+        """Why this process's sockets must reconnect, while it waits to hear again."""
 
     @property
     def ttl(self) -> float:
@@ -60,13 +70,19 @@ class Liveness:
         if beat is Beat.LOST:
             log.error("the routing state in Redis is gone (restarted empty?): rebuilding it")
             await recover(self._ctx, self._queue)
+        notifier = self._ctx.notifier
         if beat is not Beat.OK:
-            closed = await self._ctx.notifier.reconnect_all()
+            self._reconnect_for = f"routing state {beat.value}"
+        if notifier.missed():
+            self._reconnect_for = self._reconnect_for or "emits of other processes missed"
+        if self._reconnect_for is not None and notifier.hearing:
+            closed = await notifier.reconnect_all()
             log.warning(
-                "routing state %s: %d sockets of this process reconnect to be counted again",
-                beat.value,
+                "%s: %d sockets of this process reconnect to bind again",
+                self._reconnect_for,
                 closed,
             )
+            self._reconnect_for = None
         for released in await state.reap():
             await self._released(released)
         return beat

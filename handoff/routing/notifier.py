@@ -30,3 +30,11 @@ class Notifier(Protocol):
 
     async def reconnect_all(self) -> int:
         """Close every socket of this process so that its client reconnects; how many."""
+
+    def missed(self) -> bool:
+        """Whether emits of other processes may have failed to reach this process's
+        sockets since the last call (it could not hear them for a while, and hears again)."""
+
+    @property
+    def hearing(self) -> bool:
+        """Whether this process hears other processes' emits now."""

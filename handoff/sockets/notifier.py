@@ -7,6 +7,7 @@ from typing import Any
 from handoff.protocol import events as ev
 from handoff.sockets import rooms
 from handoff.sockets.engine import SocketServer, drop_transports
+from handoff.sockets.pubsub import RedisManager
 
 __all__ = ["SocketNotifier"]
 
@@ -14,6 +15,7 @@ __all__ = ["SocketNotifier"]
 class SocketNotifier:
     def __init__(self, sio: SocketServer) -> None:
         self._sio = sio
+        self._deaf_spells = 0
 
     async def widget(
         self, conversation_id: str, event: str, data: dict[str, Any] | None, *, rich: bool = False
@@ -58,3 +60,15 @@ class SocketNotifier:
 
     async def reconnect_all(self) -> int:
         return await drop_transports(self._sio)
+
+    def missed(self) -> bool:
+        manager = self._sio.manager
+        if not isinstance(manager, RedisManager):
+            return False  # one process: nothing comes from elsewhere
+        seen, self._deaf_spells = self._deaf_spells, manager.deaf_spells
+        return manager.deaf_spells != seen
+
+    @property
+    def hearing(self) -> bool:
+        manager = self._sio.manager
+        return not isinstance(manager, RedisManager) or manager.hearing

@@ -13,7 +13,10 @@ process's emits; and a publish that fails twice is dropped with one log line.
   process and waits for it to come back: only a listener that receives and handles
   messages answers (:mod:`handoff.sockets.pubsub_health` runs it periodically).
 - :meth:`RedisManager.restart_listener` ends the listener task and starts a new
-  one, which connects and subscribes afresh.
+  one, which connects and subscribes afresh. ``deaf_spells`` counts the times a
+  listener subscribed after a time it was not: whatever other processes emitted
+  meanwhile never reached this process's sockets, which the heartbeat then lets go
+  (:mod:`handoff.routing.liveness`).
 - The listener has a Redis client of its own, so a publish that reconnects does
   not pull the connection from under the listener, and every client is closed
   when it is replaced (and in :meth:`RedisManager.aclose`).
@@ -108,6 +111,11 @@ class RedisManager(_Manager):
         self.on_publish_failed: Callable[[str], None] = lambda reason: None
         """Told the reason of every publish that failed twice (the emit is lost to other
         processes)."""
+        self._subscriptions = 0
+        self.deaf_spells = 0
+        """Times a listener subscribed after a time it was not (a failure, a restart, or a
+        start while Redis was down): what other processes emitted meanwhile did not reach
+        this process's sockets."""
 
     # -- clients --------------------------------------------------------------------------
 
@@ -172,6 +180,9 @@ class RedisManager(_Manager):
                 if generation != self._generation:
                     raise asyncio.CancelledError  # restarted while it subscribed
                 self._subscribed.set()
+                if self._subscriptions or self._listen_failures:
+                    self.deaf_spells += 1
+                self._subscriptions += 1
                 if self._listen_failures:
                     log.info(
                         "subscribed to %r again after %d failure(s)",
@@ -217,6 +228,11 @@ class RedisManager(_Manager):
         await self._stop_listener()
         self.thread = self.server.start_background_task(self._thread)
         await self.subscribed(self._timeout)
+
+    @property
+    def hearing(self) -> bool:
+        """Whether a listener is subscribed to the channel now."""
+        return self._subscribed.is_set()
 
     async def subscribed(self, within: float) -> bool:
         """Whether the listener is subscribed, waiting for it up to ``within`` seconds."""

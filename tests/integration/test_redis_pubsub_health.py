@@ -1,10 +1,11 @@
 """The Socket.IO channel through Redis: a process that cannot hear it says so, and recovers.
 
-Two servers (apps in this test process, each with its own database) share a
+Two servers (apps in this test process, on one PostgreSQL database) share a
 redis-server that the test starts on a free port, so it can kill, restart and cut it
 without touching the machine's Redis. "Crossing processes" is an emit by server B into
 a room that only a widget connected to server A is in: it reaches the widget only
-through Redis.
+through Redis. A process that was deaf lets its sockets go once it hears again: what
+it missed is unknown, and a client that reconnects and binds is served from the database.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from handoff.app import SIO
 from handoff.protocol import events as ev
 from handoff.sockets import rooms
 from handoff.sockets.pubsub_health import PubSubHealth
-from tests.conftest import Client, Server, make_settings, start_server, stop_server
+from tests.conftest import Bot, Client, Server, make_settings, start_server, stop_server
 from tests.integration.proxy import FreezingProxy
 from tests.integration.services import (
     OwnRedis,
@@ -38,8 +39,10 @@ pytestmark = pytest.mark.timeout(40)
 
 
 @pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """Start a server on ``redis_url`` under this test's prefix; all stop at the end."""
+async def servers(tmp_path: Path, migrated_postgres_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Start a server on ``redis_url`` under this test's prefix, on one PostgreSQL database
+    for all (as a deployment: the one that rebuilds a lost routing state reads every
+    conversation); all stop at the end."""
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     started: list[tuple[Any, Server]] = []
 
@@ -48,7 +51,10 @@ async def servers(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             tmp_path / f"server{len(started)}",
             redis_url=redis_url,
             redis_prefix=prefix,
-            **{"redis_probe_interval_seconds": 3600, **overrides},  # 3600: the test runs them
+            database_url=migrated_postgres_url,
+            # 3600: the test runs the round trips; 0.2: sockets are let go soon after a
+            # deaf spell, at the next heartbeat.
+            **{"redis_probe_interval_seconds": 3600, "heartbeat_seconds": 0.2, **overrides},
         )
         runner, server = await start_server(settings)
         started.append((runner, server))
@@ -74,10 +80,28 @@ def health(server: Server) -> PubSubHealth:
     return server.app[PUBSUB_HEALTH]
 
 
-async def bound_widget(server: Server) -> tuple[str, Client]:
+async def bound_widget(server: Server) -> tuple[str, Bot, Client]:
     bot = await server.bot()
     cid = (await server.handoff(bot))["ConversationID"]
-    return cid, await server.widget(cid, bot)
+    return cid, bot, await server.widget(cid, bot)
+
+
+async def let_go(server: Server, cid: str, bot: Bot, widget: Client) -> Client:
+    """After a deaf spell ``server`` let the widget's socket go (it may have missed emits);
+    the widget comes back, as a real one reconnects, and binds again (once the routing
+    state is rebuilt, if Redis lost it)."""
+    deadline = time.monotonic() + 20
+    while widget.sio.connected:
+        assert time.monotonic() < deadline, "the widget of a deaf process was not let go"
+        await asyncio.sleep(0.05)
+    widget = await server.widget()
+    while True:
+        ack = await widget.call("username", {"ConversationID": cid, "BotID": bot.id})
+        if ack["ok"]:
+            return widget
+        assert ack["error"]["code"] == "state_unavailable", ack
+        assert time.monotonic() < deadline, ack
+        await asyncio.sleep(0.2)
 
 
 async def crosses(sender: Server, cid: str, widget: Client, text: str) -> None:
@@ -119,12 +143,13 @@ async def test_a_room_emit_crosses_processes_and_after_redis_kills_the_pubsub_cl
     b = await servers(own_redis.url)
     status, body, _ = await healthz(a)
     assert status == 200 and body == {"status": "ok", "redis": "ok"}
-    cid, widget = await bound_widget(a)
+    cid, bot, widget = await bound_widget(a)
     await crosses(b, cid, widget, "before")
 
     killed = await own_redis.command("CLIENT", "KILL", "TYPE", "pubsub")
     assert isinstance(killed, int) and killed >= 2  # both servers' listeners
     await until_healthy(a, b)
+    widget = await let_go(a, cid, bot, widget)
     await crosses(b, cid, widget, "after the kill")
     await crosses(a, cid, widget, "from its own server")  # and no duplicate of the last one
     texts = [d["message"] for d in widget.rec.of(ev.TO_USER)]
@@ -137,11 +162,12 @@ async def test_redis_restart_is_degraded_then_heard_again(
     # This one runs the periodic round trip itself, as a deployment does.
     a = await servers(own_redis.url, redis_probe_interval_seconds=0.2)
     b = await servers(own_redis.url, redis_probe_interval_seconds=0.2)
-    cid, widget = await bound_widget(a)
+    cid, bot, widget = await bound_widget(a)
     await crosses(b, cid, widget, "before")
     failed_publishes = metric("handoff_redis_publish_failures_total")
 
     caplog.set_level(logging.INFO, logger="handoff.sockets.pubsub")
+    caplog.set_level(logging.INFO, logger="handoff.routing.liveness")
     await own_redis.kill()
     deadline = time.monotonic() + 20
     while (await healthz(a))[0] == 200:
@@ -175,6 +201,11 @@ async def test_redis_restart_is_degraded_then_heard_again(
         await asyncio.sleep(0.1)
     recovered = [r for r in caplog.records if "works again" in r.getMessage()]
     assert len(recovered) == 2
+    widget = await let_go(a, cid, bot, widget)
+    # Redis came back empty: besides the deaf spell, the routing state was lost (one of
+    # them rebuilt it): each lets its sockets go once for both.
+    let_go_for = [r.getMessage() for r in caplog.records if "bind again" in r.getMessage()]
+    assert len(let_go_for) == 2 and all("routing state" in m for m in let_go_for), let_go_for
     await crosses(b, cid, widget, "after the restart")
     await crosses(a, cid, widget, "and the other way")
     assert metric("handoff_redis_up") == 1
@@ -200,7 +231,7 @@ async def test_a_listener_on_a_link_gone_silent_is_restarted(
     # forever (its issue #281), deaf and saying nothing.
     a = await servers(f"redis://127.0.0.1:{proxy.port}/0", redis_probe_timeout_seconds=1.0)
     b = await servers(own_redis.url)
-    cid, widget = await bound_widget(a)
+    cid, bot, widget = await bound_widget(a)
     await crosses(b, cid, widget, "before")
 
     proxy.freeze()  # every connection open now: A's listener's and its publisher's
@@ -211,6 +242,7 @@ async def test_a_listener_on_a_link_gone_silent_is_restarted(
     assert status == 503 and body["status"] == "degraded"
 
     await until_healthy(a)  # the restarted listener subscribed on a new connection
+    widget = await let_go(a, cid, bot, widget)
     await crosses(b, cid, widget, "after the link went silent")
     status, body, _ = await healthz(a)
     assert status == 200 and body["redis"] == "ok"
