@@ -66,7 +66,7 @@ class SocketNotifier:
         if not isinstance(manager, RedisManager):
             return False  # one process: nothing comes from elsewhere
         seen, self._deaf_spells = self._deaf_spells, manager.deaf_spells
-        return manager.deaf_spells != seen
+        return self._deaf_spells != seen
 
     @property
     def hearing(self) -> bool:

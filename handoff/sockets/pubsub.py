@@ -111,7 +111,8 @@ class RedisManager(_Manager):
         self.on_publish_failed: Callable[[str], None] = lambda reason: None
         """Told the reason of every publish that failed twice (the emit is lost to other
         processes)."""
-        self._subscriptions = 0
+        self._heard = False
+        """Whether a listener ever subscribed."""
         self.deaf_spells = 0
         """Times a listener subscribed after a time it was not (a failure, a restart, or a
         start while Redis was down): what other processes emitted meanwhile did not reach
@@ -180,9 +181,9 @@ class RedisManager(_Manager):
                 if generation != self._generation:
                     raise asyncio.CancelledError  # restarted while it subscribed
                 self._subscribed.set()
-                if self._subscriptions or self._listen_failures:
+                if self._heard or self._listen_failures:
                     self.deaf_spells += 1
-                self._subscriptions += 1
+                self._heard = True
                 if self._listen_failures:
                     log.info(
                         "subscribed to %r again after %d failure(s)",
@@ -239,7 +240,7 @@ class RedisManager(_Manager):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 await self._subscribed.wait()
-        return self._subscribed.is_set()
+        return self.hearing
 
     async def _stop_listener(self) -> None:
         task, self.thread = self.thread, None
