@@ -114,6 +114,12 @@ class AgentActions:
         )
         delivered = False
         if stored.seq == seq:  # not a repeat of a client_msg_id already delivered
+            # From the routing state alone, in one call (no database read): this is
+            # every message's path. Read once stored: a widget socket counted after
+            # this binds and reads the message back.
+            reached = await ctx.state.mark_widget_sent(
+                conversation_id, stored.seq, agent_id=record.id
+            )
             await ctx.notifier.widget(
                 conversation_id,
                 ev.TO_USER,
@@ -123,18 +129,14 @@ class AgentActions:
                     "sender": "agent",
                     "agent": {"id": record.id, "name": record.name},
                 },
+                elsewhere=reached.widgets_elsewhere > 0,
             )
             LATENCY_TO_WIDGET.observe(time.perf_counter() - received)
-            # From the routing state alone, in one call (no database read): this is
-            # every message's path.
-            widgets, sockets = await ctx.state.mark_widget_sent(
-                conversation_id, stored.seq, agent_id=record.id
-            )
-            if widgets:
+            if reached.widgets:
                 delivered = True
                 # The sending socket learns it from its ack; only the agent's other
                 # sockets (another tab) need the event, which costs a packet per message.
-                if sockets > 1:
+                if reached.agent_sockets > 1:
                     await ctx.notifier.agent(
                         record.id,
                         ev.MESSAGES_DELIVERED,

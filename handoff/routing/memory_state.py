@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
-from handoff.routing.shared_state import WATCHES, Beat, Numbered, Released
+from handoff.routing.shared_state import WATCHES, Beat, Delivery, Numbered, Reach, Released
 
 __all__ = ["MemoryState"]
 
@@ -222,6 +222,10 @@ class MemoryState:
     async def assigned_agent(self, conversation_id: str) -> str | None:
         return self._assigned.get(conversation_id)
 
+    async def agent_reach(self, conversation_id: str) -> Reach | None:
+        agent_id = self._assigned.get(conversation_id)
+        return None if agent_id is None else Reach(agent_id, 0)  # one process: all here
+
     async def agent_conversations(self, agent_id: str) -> list[str]:
         return sorted(self._by_agent.get(agent_id, ()))
 
@@ -280,13 +284,11 @@ class MemoryState:
         if self._seen.get(conversation_id, 0) < seq:
             self._seen[conversation_id] = seq
 
-    async def mark_widget_sent(
-        self, conversation_id: str, seq: int, *, agent_id: str
-    ) -> tuple[int, int]:
+    async def mark_widget_sent(self, conversation_id: str, seq: int, *, agent_id: str) -> Delivery:
         widgets = self._connections.get(("widget", conversation_id), 0)
         if widgets:
             await self.mark_widget_seen(conversation_id, seq)
-        return widgets, self._connections.get(("agent", agent_id), 0)
+        return Delivery(widgets, 0, self._connections.get(("agent", agent_id), 0))
 
     async def widget_seen(self, conversation_id: str) -> int:
         return self._seen.get(conversation_id, 0)

@@ -9,12 +9,24 @@ __all__ = ["Notifier"]
 
 class Notifier(Protocol):
     async def widget(
-        self, conversation_id: str, event: str, data: dict[str, Any] | None, *, rich: bool = False
+        self,
+        conversation_id: str,
+        event: str,
+        data: dict[str, Any] | None,
+        *,
+        rich: bool = False,
+        elsewhere: bool = True,
     ) -> None:
-        """Emit to every widget socket bound to the conversation (``rich``: only opted-in ones)."""
+        """Emit to every widget socket bound to the conversation (``rich``: only opted-in ones).
 
-    async def agent(self, agent_id: str, event: str, data: dict[str, Any]) -> None:
-        """Emit to every socket of one agent."""
+        ``elsewhere=False``: the routing state counts none on other processes, so the
+        emit stays in this one (no round trip through Redis for every process to read).
+        """
+
+    async def agent(
+        self, agent_id: str, event: str, data: dict[str, Any], *, elsewhere: bool = True
+    ) -> None:
+        """Emit to every socket of one agent (``elsewhere``: as for :meth:`widget`)."""
 
     async def bot_agents(self, bot_id: str, event: str, data: dict[str, Any]) -> None:
         """Emit to every connected agent who serves the bot."""

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from handoff.routing import redis_codec as codec
 from handoff.routing import redis_scripts as lua
+from handoff.routing.redis_pipeline import AutoPipeline
 from handoff.routing.shared_state import Beat, Released
 from handoff.storage.redis_keys import REBUILD_TTL_SECONDS, RedisKeys
 
@@ -33,9 +34,11 @@ class RedisProcesses:
         self._process_id = uuid.uuid4().hex
         self._counted = keys.counted(self._process_id)
         self._beaten = False
-        self._touch = redis.register_script(lua.TOUCH)
-        self._heartbeat = redis.register_script(lua.HEARTBEAT)
-        self._reap = redis.register_script(lua.REAP)
+        # Commands issued at once go as one pipeline; each script is still atomic.
+        self._pipeline = AutoPipeline(redis)
+        self._touch = self._pipeline.register_script(lua.TOUCH)
+        self._heartbeat = self._pipeline.register_script(lua.HEARTBEAT)
+        self._reap = self._pipeline.register_script(lua.REAP)
 
     async def initialize(self) -> bool:
         # The first process to start on an empty Redis rebuilds the state from the

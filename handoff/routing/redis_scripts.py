@@ -3,7 +3,8 @@
 Each multi-key step of the routing state is one script, so Redis runs it without
 anything in between: that is what makes a step atomic across server processes.
 Every key a script touches comes in ``KEYS`` (built in ``handoff.storage.redis_keys``),
-except in ``RELEASE``, which learns the agent from what it reads (see there).
+except in ``RELEASE`` and ``AGENT_REACH``, which learn the agent from what they read
+(see there).
 Scripts assume a single Redis (or a primary with replicas), not Redis Cluster: the
 keys of one step live in different hash slots.
 
@@ -16,6 +17,7 @@ one without decoding and encoding the rest; their load is the size of their
 from __future__ import annotations
 
 __all__ = [
+    "AGENT_REACH",
     "CLAIM",
     "DEQUEUE",
     "ENQUEUE",
@@ -272,23 +274,53 @@ end
 return 1
 """
 
-MARK_SENT = """
--- KEYS: widget connections, widget_seen, the agent's connections; ARGV: seq.
--- The delivery mark moves (forward only) when a widget socket is counted.
--- Returns {widget sockets, the agent's sockets}.
-local function total(key)
-  local n = 0
-  for _, v in ipairs(redis.call('HVALS', key)) do
-    n = n + tonumber(v)
+_COUNTS = """
+-- A connection count (hash: process id -> count): {over every process, on others}.
+local function counts(key, process_id)
+  local all, elsewhere = 0, 0
+  local fields = redis.call('HGETALL', key)
+  for i = 1, #fields, 2 do
+    local n = tonumber(fields[i + 1])
+    all = all + n
+    if fields[i] ~= process_id then
+      elsewhere = elsewhere + n
+    end
   end
-  return n
+  return all, elsewhere
 end
-local widgets = total(KEYS[1])
+"""
+
+MARK_SENT = (
+    _COUNTS
+    + """
+-- KEYS: widget connections, widget_seen, the agent's connections
+-- ARGV: seq, the calling process's id.
+-- The delivery mark moves (forward only) when a widget socket is counted.
+-- Returns {widget sockets, of them on other processes, the agent's sockets}.
+local widgets, elsewhere = counts(KEYS[1], ARGV[2])
 if widgets > 0 and (tonumber(redis.call('GET', KEYS[2])) or 0) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[2], ARGV[1])
 end
-return {widgets, total(KEYS[3])}
+local sockets = counts(KEYS[3], ARGV[2])
+return {widgets, elsewhere, sockets}
 """
+)
+
+AGENT_REACH = (
+    _COUNTS
+    + """
+-- KEYS: assigned; ARGV: conversation id, the agents' connections key prefix, the
+-- calling process's id.
+-- As in RELEASE, the agent is known only once read: their count's key is built here.
+-- Returns false (not assigned), else {the agent, their sockets on other processes}.
+local agent = redis.call('HGET', KEYS[1], ARGV[1])
+if not agent then
+  return false
+end
+local _, elsewhere = counts(ARGV[2] .. agent, ARGV[3])
+return {agent, elsewhere}
+"""
+)
 
 MARK_LOST = """
 -- KEYS: widget_lost; ARGV: at. The earliest time not yet taken is kept.

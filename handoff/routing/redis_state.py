@@ -25,7 +25,7 @@ from handoff.routing import redis_codec as codec
 from handoff.routing import redis_scripts as lua
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 from handoff.routing.redis_processes import RedisProcesses
-from handoff.routing.shared_state import WATCHES, Numbered
+from handoff.routing.shared_state import WATCHES, Delivery, Numbered, Reach
 from handoff.storage.redis_keys import (
     ANNOUNCEMENT_TTL_SECONDS,
     DEFAULT_PREFIX,
@@ -62,8 +62,9 @@ class RedisRoutingState(RedisProcesses):
     ) -> None:
         super().__init__(redis, RedisKeys(prefix))
         self._owns_client = owns_client
-        # Registered once: each call is an EVALSHA, loaded again if Redis restarted.
-        script = redis.register_script
+        # Registered once: each call is an EVALSHA (loaded again if Redis restarted),
+        # sent with whatever else is issued at the same time (see redis_pipeline).
+        script = self._pipeline.register_script
         self._put_agent = script(lua.PUT_AGENT)
         self._update_agent = script(lua.UPDATE_AGENT)
         self._enqueue = script(lua.ENQUEUE)
@@ -77,6 +78,7 @@ class RedisRoutingState(RedisProcesses):
         self._seed_seq = script(lua.SEED_SEQ)
         self._mark_seen = script(lua.MARK_SEEN)
         self._mark_sent = script(lua.MARK_SENT)
+        self._agent_reach = script(lua.AGENT_REACH)
         self._mark_lost = script(lua.MARK_LOST)
 
     @classmethod
@@ -256,6 +258,14 @@ class RedisRoutingState(RedisProcesses):
         agent = await self._redis.hget(self._keys.assigned, conversation_id)
         return None if agent is None else codec.text(agent)
 
+    async def agent_reach(self, conversation_id: str) -> Reach | None:
+        k = self._keys
+        got = await self._agent_reach(
+            keys=[k.assigned],
+            args=[conversation_id, k.connections_prefix_of("agent"), self._process_id],
+        )
+        return None if got is None else Reach(codec.text(got[0]), int(got[1]))
+
     async def agent_conversations(self, agent_id: str) -> list[str]:
         members = await self._redis.smembers(self._keys.agent_conversations(agent_id))
         return sorted(codec.text(m) for m in members)
@@ -316,19 +326,17 @@ class RedisRoutingState(RedisProcesses):
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None:
         await self._mark_seen(keys=[self._keys.widget_seen(conversation_id)], args=[seq])
 
-    async def mark_widget_sent(
-        self, conversation_id: str, seq: int, *, agent_id: str
-    ) -> tuple[int, int]:
+    async def mark_widget_sent(self, conversation_id: str, seq: int, *, agent_id: str) -> Delivery:
         k = self._keys
-        widgets, sockets = await self._mark_sent(
+        widgets, elsewhere, sockets = await self._mark_sent(
             keys=[
                 k.connections("widget", conversation_id),
                 k.widget_seen(conversation_id),
                 k.connections("agent", agent_id),
             ],
-            args=[seq],
+            args=[seq, self._process_id],
         )
-        return int(widgets), int(sockets)
+        return Delivery(int(widgets), int(elsewhere), int(sockets))
 
     async def widget_seen(self, conversation_id: str) -> int:
         value = await self._redis.get(self._keys.widget_seen(conversation_id))

@@ -16,7 +16,16 @@ from typing import NamedTuple, Protocol
 
 from handoff.routing.model import AgentStatus, Presence, QueueEntry
 
-__all__ = ["WATCHES", "Beat", "DeadlineKind", "Numbered", "Released", "RoutingState"]
+__all__ = [
+    "WATCHES",
+    "Beat",
+    "DeadlineKind",
+    "Delivery",
+    "Numbered",
+    "Reach",
+    "Released",
+    "RoutingState",
+]
 
 WATCHES = "watch"
 """The connection count of a conversation's watches (supervisors)."""
@@ -31,6 +40,25 @@ class Numbered(NamedTuple):
     seq: int
     watchers: int
     """The conversation's watch count (supervisors), read in the same step."""
+
+
+class Delivery(NamedTuple):
+    """What :meth:`RoutingState.mark_widget_sent` read, in the same step."""
+
+    widgets: int
+    """The conversation's widget sockets, on every process."""
+    widgets_elsewhere: int
+    """Of them, those on other processes: 0, and an emit need not leave this one."""
+    agent_sockets: int
+    """The sending agent's sockets, on every process."""
+
+
+class Reach(NamedTuple):
+    """Whom a person's message goes to: :meth:`RoutingState.agent_reach`."""
+
+    agent_id: str
+    elsewhere: int
+    """The agent's sockets on other processes: 0, and an emit need not leave this one."""
 
 
 class Released(NamedTuple):
@@ -162,6 +190,14 @@ class RoutingState(Protocol):
 
     async def assigned_agent(self, conversation_id: str) -> str | None: ...
 
+    async def agent_reach(self, conversation_id: str) -> Reach | None:
+        """The assigned agent and how many of their sockets other processes count, read in
+        one step (one call per relayed message); None when nobody is assigned.
+
+        Read after the message is stored: a socket counted later (on another process)
+        gets it from the database (see the agent protocol's ``conversation_assigned``).
+        """
+
     async def agent_conversations(self, agent_id: str) -> list[str]: ...
 
     # deadlines
@@ -205,14 +241,13 @@ class RoutingState(Protocol):
 
     async def mark_widget_seen(self, conversation_id: str, seq: int) -> None: ...
 
-    async def mark_widget_sent(
-        self, conversation_id: str, seq: int, *, agent_id: str
-    ) -> tuple[int, int]:
-        """An agent's message ``seq`` was emitted: if a widget socket of the conversation
-        is counted, it reached the widget, so move the delivery mark to ``seq``.
+    async def mark_widget_sent(self, conversation_id: str, seq: int, *, agent_id: str) -> Delivery:
+        """An agent's message ``seq`` is stored and about to be emitted: if a widget
+        socket of the conversation is counted, it reaches the widget, so move the
+        delivery mark to ``seq``.
 
-        Returns the widget socket count and ``agent_id``'s socket count, read in the same
-        step (one call per relayed agent message).
+        Returns the socket counts read in the same step (one call per relayed agent
+        message). A widget socket counted later binds and gets it from the database.
         """
 
     async def widget_seen(self, conversation_id: str) -> int: ...

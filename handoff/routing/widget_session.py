@@ -198,10 +198,11 @@ class WidgetSession:
         stored = await ctx.stores.writer.write(
             NewMessage(conversation_id, numbered.seq, "user", text)
         )
-        agent_id = await ctx.state.assigned_agent(conversation_id)
-        if agent_id is not None:
+        # Read once stored: an agent socket counted after this reads the message back.
+        reach = await ctx.state.agent_reach(conversation_id)
+        if reach is not None:
             await ctx.notifier.agent(
-                agent_id,
+                reach.agent_id,
                 ev.USER_MESSAGE,
                 {
                     "conversation_id": conversation_id,
@@ -209,6 +210,7 @@ class WidgetSession:
                     "text": stored.text,
                     "sent_at": stored.sent_at.isoformat(),
                 },
+                elsewhere=reach.elsewhere > 0,
             )
             LATENCY_TO_AGENT.observe(time.perf_counter() - received)
         await ctx.tell_watchers(

@@ -97,7 +97,9 @@ if TYPE_CHECKING:
             *,
             room: str | None = None,
             namespace: str | None = None,
-        ) -> None: ...
+            ignore_queue: bool = False,
+        ) -> None:
+            """``ignore_queue``: to this process's sockets only, not through Redis."""
 
         async def close_room(self, room: str, namespace: str | None = None) -> None: ...
 

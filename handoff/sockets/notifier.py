@@ -18,18 +18,31 @@ class SocketNotifier:
         self._deaf_spells = 0
 
     async def widget(
-        self, conversation_id: str, event: str, data: dict[str, Any] | None, *, rich: bool = False
+        self,
+        conversation_id: str,
+        event: str,
+        data: dict[str, Any] | None,
+        *,
+        rich: bool = False,
+        elsewhere: bool = True,
     ) -> None:
         await self._sio.emit(
             event,
             data,
             room=rooms.widget_room(conversation_id, rich=rich),
             namespace=ev.WIDGET_NAMESPACE,
+            ignore_queue=not elsewhere,
         )
 
-    async def agent(self, agent_id: str, event: str, data: dict[str, Any]) -> None:
+    async def agent(
+        self, agent_id: str, event: str, data: dict[str, Any], *, elsewhere: bool = True
+    ) -> None:
         await self._sio.emit(
-            event, data, room=rooms.agent_room(agent_id), namespace=ev.AGENT_NAMESPACE
+            event,
+            data,
+            room=rooms.agent_room(agent_id),
+            namespace=ev.AGENT_NAMESPACE,
+            ignore_queue=not elsewhere,
         )
 
     async def bot_agents(self, bot_id: str, event: str, data: dict[str, Any]) -> None:

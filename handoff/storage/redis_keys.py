@@ -74,8 +74,9 @@ class RedisKeys:
         self.limits = f"{prefix}limits"
         """Starts the sign-in throttle's keys, which the ``limits`` library names itself
         (``<prefix>limits:LIMITS:...``), each expiring with its moving window."""
-        # A script that learns an agent id from what it reads (``release``) builds
-        # that agent's key itself from this prefix: the only key not built here.
+        # A script that learns an agent id from what it reads builds that agent's key
+        # itself from a prefix given here: ``release`` from this one, ``agent_reach``
+        # from ``connections_prefix_of("agent")``; the only keys not built here.
         self.agent_conversations_prefix = f"{prefix}agent_conversations:"
         # ``REAP`` learns the connection keys a dead process counted from its index
         # (``counted``), which holds the names built by :meth:`connections`.
@@ -112,7 +113,11 @@ class RedisKeys:
         return f"{self.prefix}widget_lost:{conversation_id}"
 
     def connections(self, kind: str, key: str) -> str:
-        return f"{self.connections_prefix}{kind}:{key}"
+        return f"{self.connections_prefix_of(kind)}{key}"
+
+    def connections_prefix_of(self, kind: str) -> str:
+        """What the name of every ``kind`` connection count starts with."""
+        return f"{self.connections_prefix}{kind}:"
 
     def connection_of(self, name: str) -> tuple[str, str]:
         """The ``(kind, key)`` a name made by :meth:`connections` counts."""

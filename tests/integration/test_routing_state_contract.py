@@ -739,15 +739,55 @@ async def test_a_message_number_comes_with_the_watch_count(state: RoutingState) 
 async def test_a_message_sent_with_a_widget_counted_moves_the_delivery_mark(
     state: RoutingState,
 ) -> None:
-    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (0, 0)
+    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (0, 0, 0)
     assert await state.widget_seen("c1") == 0  # no widget: not delivered
     await state.touch_connection("widget", "c1", +1)
     await state.touch_connection("agent", "a1", +1)
     await state.touch_connection("agent", "a1", +1)
-    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (1, 2)
+    assert await state.mark_widget_sent("c1", 3, agent_id="a1") == (1, 0, 2)
     assert await state.widget_seen("c1") == 3
-    assert await state.mark_widget_sent("c1", 2, agent_id="a1") == (1, 2)
+    assert await state.mark_widget_sent("c1", 2, agent_id="a1") == (1, 0, 2)
     assert await state.widget_seen("c1") == 3  # only ever forward
+
+
+async def test_a_delivery_tells_the_widget_sockets_of_other_processes_apart(
+    views: Views,
+) -> None:
+    here, there = await views(2)
+    await started(here)
+    one_process = here is there  # memory: every socket is this process's
+    await there.touch_connection("widget", "c1", +1)
+    await there.touch_connection("agent", "a1", +1)
+    sent = await here.mark_widget_sent("c1", 4, agent_id="a1")
+    assert sent == (1, 0 if one_process else 1, 1)
+    assert sent.widgets_elsewhere == sent.widgets - (1 if one_process else 0)
+    assert await there.widget_seen("c1") == 4  # a widget on any process moves the mark
+    await here.touch_connection("widget", "c1", +1)
+    assert await here.mark_widget_sent("c1", 5, agent_id="a1") == (2, 0 if one_process else 1, 1)
+    await there.touch_connection("widget", "c1", -1)
+    assert await here.mark_widget_sent("c1", 6, agent_id="a1") == (1, 0, 1)
+
+
+async def test_a_persons_message_reaches_the_assigned_agent_here_or_elsewhere(
+    views: Views,
+) -> None:
+    here, there = await views(2)
+    await started(here)
+    one_process = here is there
+    assert await here.agent_reach("c1") is None  # nobody assigned
+    await here.put_agent(agent("a1"))
+    await here.enqueue(entry("c1"))
+    assert await there.claim("b1", "c1", "a1") is not None
+    assert await here.agent_reach("c1") == ("a1", 0)  # assigned, no socket anywhere
+    await there.touch_connection("agent", "a1", +1)
+    await there.touch_connection("agent", "a1", +1)
+    await here.touch_connection("agent", "a1", +1)
+    reach = await here.agent_reach("c1")
+    assert reach is not None and reach.agent_id == "a1"
+    assert reach.elsewhere == (0 if one_process else 2)
+    assert await there.agent_reach("c1") == ("a1", 0 if one_process else 1)
+    await there.release("c1")
+    assert await here.agent_reach("c1") is None
 
 
 async def test_one_process_alone_beats_and_has_nothing_to_reap(state: RoutingState) -> None:

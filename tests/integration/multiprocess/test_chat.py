@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.conftest import Client
 from tests.integration.cluster import say, wait_until
@@ -172,3 +174,57 @@ async def test_auto_assignment_with_two_processes_dispatching_at_once(
     await wait_until(lambda: len(assigned()) == 9, "the freed seat filled")
     held = assigned()
     assert all(len(v) == 1 for v in held.values()), json.dumps(held)
+
+
+async def test_chat_messages_go_through_redis_only_to_reach_another_process(
+    make_cluster: MakeCluster,
+) -> None:
+    """A message whose every recipient socket is on the sending process is emitted there
+    alone; once the recipient has a socket on another process, it goes through Redis."""
+    cluster = await make_cluster(2)
+    a, b = cluster.nodes
+    bot = await cluster.bot()
+    agent = await cluster.agent(bot, name="Anna")
+    on_a = await a.server.agent_socket(agent)
+    cid = (await a.server.handoff(bot))["ConversationID"]
+    widget = await a.server.widget(cid, bot)
+    await on_a.rec.wait("conversation_assigned")
+
+    channel = aioredis.Redis.from_url(cluster.redis_url).pubsub(ignore_subscribe_messages=True)
+    await channel.subscribe(f"{cluster.prefix}socketio")
+    relayed: list[str] = []
+
+    async def listen() -> None:
+        async for message in channel.listen():
+            data = json.loads(message["data"])
+            if data.get("method") == "emit" and data.get("event") in ("user_message", "to_user"):
+                relayed.append(data["event"])
+
+    listener = asyncio.create_task(listen())
+    try:
+        # All on A: nothing crosses Redis, and both sides get every message.
+        for i in range(3):
+            assert (await widget.call("from_user", say(cid, bot, f"here {i}")))["ok"]
+            sent = await on_a.call("send_message", {"conversation_id": cid, "text": f"back {i}"})
+            assert sent["ok"], sent
+        await wait_until(lambda: len(on_a.rec.of("user_message")) == 3, "user messages on A")
+        await wait_until(lambda: len(agent_texts(widget)) == 3, "agent messages on A")
+        probe = await b.server.agent_socket(agent)  # the agent opens a second tab, on B
+        await probe.rec.wait("conversation_assigned")
+        assert relayed == []
+
+        # The agent's tab on B: the person's messages now go through Redis, and what the
+        # agent sends from B reaches the widget on A through it too.
+        assert (await widget.call("from_user", say(cid, bot, "both tabs")))["ok"]
+        await probe.rec.wait("user_message", lambda d: d["text"] == "both tabs")
+        await on_a.rec.wait("user_message", lambda d: d["text"] == "both tabs")
+        sent = await probe.call("send_message", {"conversation_id": cid, "text": "from B"})
+        assert sent["ok"], sent
+        await widget.rec.wait("to_user", lambda d: d["message"] == "from B")
+        await wait_until(lambda: sorted(relayed) == ["to_user", "user_message"], "two publishes")
+        assert [t for _, t in agent_texts(widget)].count("from B") == 1
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await channel.aclose()
