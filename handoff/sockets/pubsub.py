@@ -11,7 +11,11 @@ process's emits; and a publish that fails twice is dropped with one log line.
 
 - :meth:`RedisManager.probe` sends a message through the channel to this very
   process and waits for it to come back: only a listener that receives and handles
-  messages answers (:mod:`handoff.sockets.pubsub_health` runs it periodically).
+  messages answers (:mod:`handoff.sockets.pubsub_health` runs it periodically). A
+  listener that is merely behind (a process under more load than it can take reads
+  the channel late) is not deaf: while it handles other messages, or while the event
+  loop itself was held up, the probe waits longer rather than fail, since restarting
+  the listener would drop what it had not read yet and every socket with it.
 - :meth:`RedisManager.restart_listener` ends the listener task and starts a new
   one, which connects and subscribes afresh. ``deaf_spells`` counts the times a
   listener subscribed after a time it was not: whatever other processes emitted
@@ -50,6 +54,10 @@ PUBLISH_CONNECTIONS = 32
 """Connections a process publishes its emits on; more publishes at once wait for one."""
 
 log = logging.getLogger("handoff.sockets.pubsub")
+
+PROBE_PATIENCE = 10
+"""How many probe timeouts a listener that is behind (still handling other messages) may
+take to bring a probe back before it counts as failed all the same."""
 
 _PROBE_SID = "handoff-probe"
 """The ``sid`` of a probe: a ``callback`` message no real socket has."""
@@ -113,6 +121,8 @@ class RedisManager(_Manager):
         processes)."""
         self._heard = False
         """Whether a listener ever subscribed."""
+        self.received = 0
+        """Messages the listeners received from the channel, in all (progress)."""
         self.deaf_spells = 0
         """Times a listener subscribed after a time it was not (a failure, a restart, or a
         start while Redis was down): what other processes emitted meanwhile did not reach
@@ -192,6 +202,7 @@ class RedisManager(_Manager):
                     )
                 retry_sleep, self._listen_failures = 1.0, 0
                 async for message in pubsub.listen():
+                    self.received += 1
                     yield message
                 reason = "the subscription ended"
             except Exception as exc:  # a listener must outlive whatever Redis does
@@ -293,22 +304,46 @@ class RedisManager(_Manager):
                 except Exception as exc:
                     self.connected = False
                     raise ProbeFailed(f"cannot publish ({type(exc).__name__}: {exc})") from exc
-                if not self._subscribed.is_set():
-                    raise ProbeFailed(
-                        "this process's listener is not subscribed to the Socket.IO channel "
-                        f"(last error: {self._listen_error or 'none'})"
-                    )
-                if receivers == 0:
-                    raise ProbeFailed("this process is not subscribed to the Socket.IO channel")
-                await returned
+            if not self._subscribed.is_set():
+                raise ProbeFailed(
+                    "this process's listener is not subscribed to the Socket.IO channel "
+                    f"(last error: {self._listen_error or 'none'})"
+                )
+            if receivers == 0:
+                raise ProbeFailed("this process is not subscribed to the Socket.IO channel")
+            await self._come_back(returned)
         except TimeoutError:
             raise ProbeFailed(
-                f"a message through the Socket.IO channel did not come back "
-                f"within {self._timeout:g} s"
+                f"cannot publish within {self._timeout:g} s (a probe of the Socket.IO channel)"
             ) from None
         finally:
             self._probes.pop(probe_id, None)
         return time.perf_counter() - started
+
+    async def _come_back(self, returned: asyncio.Future[None]) -> None:
+        """Wait for a probe: one timeout, more while the listener handles other messages
+        (it is behind, not deaf) or when the loop was held up past the timeout."""
+        loop = asyncio.get_running_loop()
+        for _ in range(PROBE_PATIENCE):
+            received, due = self.received, loop.time() + self._timeout
+            done, _ = await asyncio.wait({returned}, timeout=self._timeout)
+            if done:
+                return
+            late = loop.time() - due > self._timeout / 2  # this very wait woke up late
+            if self.received == received and not late:
+                raise ProbeFailed(
+                    f"a message through the Socket.IO channel did not come back "
+                    f"within {self._timeout:g} s"
+                )
+            log.info(
+                "the Socket.IO channel's listener is behind (a probe not back within %g s, "
+                "other messages read meanwhile): waiting longer",
+                self._timeout,
+            )
+        raise ProbeFailed(
+            f"a message through the Socket.IO channel did not come back within "
+            f"{self._timeout * PROBE_PATIENCE:g} s, the listener reading other messages"
+        )
 
     async def _handle_callback(self, message: dict[str, Any]) -> None:
         if message.get("sid") != _PROBE_SID:

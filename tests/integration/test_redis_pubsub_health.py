@@ -247,3 +247,54 @@ async def test_a_listener_on_a_link_gone_silent_is_restarted(
     status, body, _ = await healthz(a)
     assert status == 200 and body["redis"] == "ok"
     proxy.cut()  # the frozen links are dead: let whatever still holds one know
+
+
+async def test_a_listener_that_is_behind_is_waited_for_not_restarted(
+    own_redis: OwnRedis, servers: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process under more load than it can take reads the channel late; restarting its
+    # listener then would drop what it had not read yet, and let every socket go.
+    a = await servers(own_redis.url, redis_probe_timeout_seconds=0.5)
+    b = await servers(own_redis.url)
+    cid, _, widget = await bound_widget(a)
+    await crosses(b, cid, widget, "before")
+    manager = a.app[SIO].manager
+    handle_emit = manager._handle_emit
+
+    async def slowly(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0.02)
+        await handle_emit(message)
+
+    monkeypatch.setattr(manager, "_handle_emit", slowly)
+    for i in range(100):  # 2 s of reading ahead of the probe: four of its timeouts
+        await b.app[SIO].emit(
+            ev.TO_USER,
+            {"message": f"queued {i}", "sender": "system"},
+            room=rooms.widget_room(cid),
+            namespace=ev.WIDGET_NAMESPACE,
+        )
+    spells = manager.deaf_spells
+    await health(a).run_once()
+    assert health(a).ok, health(a).describe()
+    assert (health(a).round_trip_seconds or 0) > 1.0  # it did wait behind the backlog
+    assert manager.deaf_spells == spells and widget.sio.connected
+    await widget.rec.wait(ev.TO_USER, lambda d: d["message"] == "queued 99")
+    assert sum(1 for d in widget.rec.of(ev.TO_USER) if d["message"].startswith("queued")) == 100
+
+    # A listener that reads nothing is still found out after one timeout.
+    async def never(message: dict[str, Any]) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(manager, "_handle_emit", never)
+    await b.app[SIO].emit(
+        ev.TO_USER,
+        {"message": "stuck", "sender": "system"},
+        room=rooms.widget_room(cid),
+        namespace=ev.WIDGET_NAMESPACE,
+    )
+    started = time.monotonic()
+    await health(a).run_once()
+    assert not health(a).ok and "did not come back within 0.5 s" in (health(a).reason or "")
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(manager, "_handle_emit", handle_emit)
+    await until_healthy(a)
