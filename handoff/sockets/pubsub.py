@@ -47,6 +47,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handoff.metrics import REDIS_PUBLISH_FAILURES
+from handoff.routing.redis_pipeline import AutoPipeline
 
 __all__ = ["ProbeFailed", "RedisManager"]
 
@@ -119,6 +120,7 @@ class RedisManager(_Manager):
         self.on_publish_failed: Callable[[str], None] = lambda reason: None
         """Told the reason of every publish that failed twice (the emit is lost to other
         processes)."""
+        self._publisher: AutoPipeline | None = None
         self._heard = False
         """Whether a listener ever subscribed."""
         self.received = 0
@@ -155,13 +157,27 @@ class RedisManager(_Manager):
             self.redis,
             self._client(socket_timeout=self._timeout, retry=Retry(NoBackoff(), 0)),
         )
+        # Publishes issued at once (a busy process's emits) go as one pipeline.
+        self._publisher = AutoPipeline(self.redis)
         self.connected = True
         self._retire(old)
 
-    async def _send(self, data: object) -> int:
-        if not self.connected:
+    def _connected_publisher(self) -> AutoPipeline:
+        if not self.connected or self._publisher is None:
             self._redis_connect()
-        return int(await self.redis.publish(self.channel, self.json.dumps(data)))
+        assert self._publisher is not None  # made by _redis_connect
+        return self._publisher
+
+    async def _send(self, data: object) -> int:
+        publisher = self._connected_publisher()
+        try:
+            return int(await publisher.execute("PUBLISH", self.channel, self.json.dumps(data)))
+        except Exception:
+            # The next publish connects anew; of many that failed together on this
+            # client (one pipeline), only those not retried on a new one yet say so.
+            if publisher is self._publisher:
+                self.connected = False
+            raise
 
     async def _publish(self, data: object) -> int | None:
         reason = ""
@@ -169,7 +185,6 @@ class RedisManager(_Manager):
             try:
                 return await self._send(data)
             except Exception as exc:  # whatever the client raises: the emit is not delivered
-                self.connected = False
                 reason = f"{type(exc).__name__}: {exc}"
         REDIS_PUBLISH_FAILURES.inc()
         self.on_publish_failed(f"cannot publish ({reason})")
@@ -302,7 +317,6 @@ class RedisManager(_Manager):
                 try:
                     receivers = await self._send(message)
                 except Exception as exc:
-                    self.connected = False
                     raise ProbeFailed(f"cannot publish ({type(exc).__name__}: {exc})") from exc
             if not self._subscribed.is_set():
                 raise ProbeFailed(
