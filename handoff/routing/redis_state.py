@@ -95,6 +95,7 @@ class RedisRoutingState(RedisProcesses):
     async def close(self) -> None:
         try:
             await self.leave()
+            await self._pipeline.aclose()
         finally:
             if self._owns_client:
                 await self._redis.aclose()
