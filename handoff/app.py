@@ -58,7 +58,7 @@ from handoff.routing.shared_state import RoutingState
 from handoff.runner import RunnerPool
 from handoff.security import DeviceTokens, TokenSigner
 from handoff.sockets.agent import AgentNamespace
-from handoff.sockets.engine import SocketServer
+from handoff.sockets.engine import SocketServer, drop_transports
 from handoff.sockets.notifier import SocketNotifier
 from handoff.sockets.pubsub import RedisManager
 from handoff.sockets.pubsub_health import PubSubHealth
@@ -173,6 +173,18 @@ def create_app(
     sio = _socket_server(settings)
     app[SIO] = sio
     sio.attach(app)
+
+    async def let_sockets_go(app: web.Application) -> None:
+        # On SIGTERM, once the server stopped accepting and before it waits for the
+        # requests in progress: cut every Engine.IO connection, so that clients reconnect
+        # (to another process, behind a load balancer) now, and the WebSockets and
+        # long-polls end. Otherwise the stop waits until Engine.IO's ping timeout ends
+        # them (24 s with a long-poll pending, 44 s with a WebSocket, measured).
+        closed = await drop_transports(sio)
+        if closed:
+            log.info("stopping: %d sockets let go, to reconnect elsewhere", closed)
+
+    app.on_shutdown.append(let_sockets_go)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         url = settings.resolved_database_url()

@@ -114,8 +114,7 @@ class Node:
         self.proc.wait(10)
 
     async def stop(self, within: float = 5.0) -> None:
-        """SIGTERM and wait; SIGKILL if it does not end in time (a long-poll in progress
-        holds aiohttp's graceful shutdown until Engine.IO's ping interval, 25 s)."""
+        """SIGTERM and wait; SIGKILL if it does not end in time."""
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()

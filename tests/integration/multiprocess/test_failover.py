@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 
 import pytest
+import socketio
 
 from handoff.storage.messages import MessageRepo
 from tests.conftest import Bot, Client
@@ -161,3 +163,46 @@ async def test_a_widget_of_a_dead_process_that_never_returns_is_abandoned(
 
 async def _closed(cluster: Cluster, node: Node, bot: Bot, cid: str) -> bool:
     return (await cluster.conversation(node, bot, cid))["state"] == "closed"
+
+
+async def test_a_sigterm_lets_every_socket_go_at_once_and_they_bind_elsewhere(
+    make_cluster: MakeCluster,
+) -> None:
+    # A rolling restart: the process stops accepting and lets its sockets go at once
+    # (before, a WebSocket held the stop until Engine.IO's ping timeout, 44 s, and a
+    # long-poll 24 s: past systemd's and Kubernetes' usual grace, so it was killed).
+    cluster = await make_cluster(2)
+    a, b = cluster.nodes
+    bot = await cluster.bot()
+    record = await cluster.agent(bot, name="Anna")
+    agent = await a.server.agent_socket(record)  # WebSocket
+    cid = (await a.server.handoff(bot))["ConversationID"]
+    polling = socketio.AsyncClient(reconnection=False)  # the seed's first transport
+    gone = asyncio.Event()
+    polling.on("disconnect", lambda *_: gone.set(), namespace="/live_agent")
+    await polling.connect(a.url, namespaces=["/live_agent"], transports=["polling"])
+    ack = await polling.call(
+        "username", {"ConversationID": cid, "BotID": bot.id}, namespace="/live_agent"
+    )
+    assert ack["ok"], ack
+    await agent.rec.wait("conversation_assigned")
+
+    assert a.proc is not None
+    a.proc.terminate()
+    try:  # a guard against waiting out the ping timeout, not a measure of speed
+        code = await asyncio.to_thread(a.proc.wait, 15)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"SIGTERM waited for the sockets to time out:\n{a.text()}") from None
+    assert code == 0, a.text()
+    assert "stopping: 2 sockets let go" in a.text()
+    await wait_until(lambda: not agent.sio.connected, "the agent's WebSocket let go")
+    await asyncio.wait_for(gone.wait(), 5)
+    await polling.disconnect()
+
+    # Both come back on B, as a load balancer sends them: the chat goes on.
+    agent = await b.server.agent_socket(record)
+    assigned = await agent.rec.wait("conversation_assigned")
+    assert assigned["conversation"]["conversation_id"] == cid
+    widget = await b.server.widget(cid, bot)
+    assert (await widget.call("from_user", say(cid, bot, "still here")))["ok"]
+    await agent.rec.wait("user_message", lambda d: d["text"] == "still here")
