@@ -146,9 +146,20 @@ def _stored(sender: str) -> float:
     return REGISTRY.get_sample_value("handoff_messages_total", {"sender": sender}) or 0.0
 
 
-async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind; SQLite's not migrated yet."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/handoff.db"
+    return str(request.getfixturevalue("migrated_postgres_url"))
+
+
+async def test_messages_stored_one_by_one_are_counted(database_url: str) -> None:
+    # Both drivers' own batch paths (aiosqlite's executemany and commit; asyncpg's
+    # executemany, one implicit transaction): a batch with a repeated client_msg_id is
+    # stored whole or not at all, then row by row.
     threads = driver_threads()
-    url = f"sqlite+aiosqlite:///{tmp_path}/handoff.db"
+    url = database_url
     await upgrade(url)
     engine = make_engine(url)
     await ConversationRepo(engine).create(
@@ -167,6 +178,8 @@ async def test_messages_stored_one_by_one_are_counted(tmp_path: Path) -> None:
         )
         assert [m.seq for m in results] == [2, 1, 4]
         assert _stored("agent") - before == 2
+        history = await MessageRepo(engine).history("c")
+        assert [(m.seq, m.text) for m in history] == [(1, "first"), (2, "second"), (4, "third")]
     finally:
         await writer.close()
         await engine.dispose()
