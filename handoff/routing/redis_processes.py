@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 
 from handoff.routing import redis_codec as codec
 from handoff.routing import redis_scripts as lua
-from handoff.routing.redis_pipeline import AutoPipeline
 from handoff.routing.shared_state import Beat, Released
 from handoff.storage.redis_keys import REBUILD_TTL_SECONDS, RedisKeys
+from handoff.storage.redis_pipeline import AutoPipeline
 
 __all__ = ["RedisProcesses"]
 

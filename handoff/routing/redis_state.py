@@ -63,7 +63,7 @@ class RedisRoutingState(RedisProcesses):
         super().__init__(redis, RedisKeys(prefix))
         self._owns_client = owns_client
         # Registered once: each call is an EVALSHA (loaded again if Redis restarted),
-        # sent with whatever else is issued at the same time (see redis_pipeline).
+        # sent with whatever else is issued at the same time (see handoff.storage.redis_pipeline).
         script = self._pipeline.register_script
         self._put_agent = script(lua.PUT_AGENT)
         self._update_agent = script(lua.UPDATE_AGENT)

@@ -47,7 +47,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handoff.metrics import REDIS_PUBLISH_FAILURES
-from handoff.routing.redis_pipeline import AutoPipeline
+from handoff.storage.redis_pipeline import AutoPipeline
 
 __all__ = ["ProbeFailed", "RedisManager"]
 

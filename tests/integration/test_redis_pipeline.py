@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError, ResponseError
 
-from handoff.routing.redis_pipeline import AutoPipeline
+from handoff.storage.redis_pipeline import AutoPipeline
 from tests.conftest import drop_prefix, redis_or_skip, unique_prefix
 
 

@@ -56,6 +56,10 @@ class AutoPipeline:
         """A Lua script run through this pipeline (as ``Redis.register_script`` makes one)."""
         return PipelinedScript(self, self._redis.register_script(source))
 
+    async def load(self, script: AsyncScript) -> None:
+        """Load ``script`` into Redis (which forgot it: it restarted)."""
+        await self._redis.script_load(script.script)
+
     def _flush(self) -> None:
         self._scheduled = False
         pending, self._pending = self._pending, []
@@ -114,5 +118,5 @@ class PipelinedScript:
         try:
             return await self._pipeline.execute(*command)
         except NoScriptError:
-            await self._pipeline._redis.script_load(self._script.script)
+            await self._pipeline.load(self._script)
             return await self._pipeline.execute(*command)
