@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asyncpg.exceptions import IntegrityConstraintViolationError
+from asyncpg.exceptions import (
+    IntegrityConstraintViolationError,
+    InterfaceError,
+    InternalClientError,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -237,7 +241,7 @@ class MessageWriter:
             conn = await self._connection()
             try:
                 if self._held_driver is not None:
-                    await self._held_driver.executemany(_ASYNCPG_INSERT, self._rows(batch))
+                    await self._executemany(batch)
                 else:
                     async with conn.begin():
                         await conn.execute(messages.insert(), [m.row() for m, _ in batch])
@@ -254,6 +258,19 @@ class MessageWriter:
         except BaseException:
             await self._raw.rollback()
             raise
+
+    async def _executemany(self, batch: list[_Item]) -> None:
+        """The batch on the held asyncpg connection; once more on a fresh one if the
+        held one turns out dead before anything was sent (the server ended it while it
+        sat idle: a restart, a failover, an operator's ``pg_terminate_backend``)."""
+        try:
+            await self._held_driver.executemany(_ASYNCPG_INSERT, self._rows(batch))
+            return
+        except (InterfaceError, InternalClientError) as exc:  # raised before sending
+            log.debug("the held database connection was dead (%r); taking another", exc)
+            await self._let_go(broken=True)
+        await self._connection()
+        await self._held_driver.executemany(_ASYNCPG_INSERT, self._rows(batch))
 
     @staticmethod
     def _rows(batch: list[_Item], to_db: Any = None) -> list[tuple[object, ...]]:

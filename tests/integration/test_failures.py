@@ -131,6 +131,39 @@ async def test_a_writer_that_can_open_again_recovers(tmp_path: Path) -> None:
         await driver_threads_end(threads)
 
 
+async def test_a_writer_whose_idle_connection_the_server_ended_takes_another(
+    migrated_postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A PostgreSQL restart or failover, or an operator's pg_terminate_backend, ends the
+    # connection the writer holds between batches: the next message is stored on another,
+    # neither refused nor logged as an error.
+    url = migrated_postgres_url
+    engine = make_engine(url)
+    await ConversationRepo(engine).create(
+        "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
+    )
+    writer = MessageWriter(engine, MessageRepo(engine))
+    writer.start()
+    try:
+        for seq in (1, 2, 3):
+            await writer.write(NewMessage("c", seq * 2 - 1, "user", f"before {seq}"))
+            held = writer._held_driver  # the asyncpg connection it writes on
+            assert held is not None
+            async with engine.connect() as admin:
+                await admin.exec_driver_sql(f"SELECT pg_terminate_backend({held.get_server_pid()})")
+            if seq > 1:  # at once (1), and once asyncpg may have seen the end (2, 3)
+                await asyncio.sleep(0.05 * seq)
+            stored = await writer.write(NewMessage("c", seq * 2, "user", f"after {seq}"))
+            assert stored.seq == seq * 2
+            assert writer._held_driver is not held
+        texts = [m.text for m in await MessageRepo(engine).history("c")]
+        assert texts == [f"{w} {n}" for n in (1, 2, 3) for w in ("before", "after")]
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    finally:
+        await writer.close()
+        await engine.dispose()
+
+
 async def _bot(url: str) -> str:
     from handoff.storage.bots import BotRepo
 
