@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.app import create_app
 from handoff.errors import StorageUnavailable
@@ -138,12 +139,7 @@ async def test_a_writer_whose_idle_connection_the_server_ended_takes_another(
     # connection the writer holds between batches: the next message is stored on another,
     # neither refused nor logged as an error.
     url = migrated_postgres_url
-    engine = make_engine(url)
-    await ConversationRepo(engine).create(
-        "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
-    )
-    writer = MessageWriter(engine, MessageRepo(engine))
-    writer.start()
+    engine, writer = await _writing_to_conversation_c(url)
     try:
         for seq in (1, 2, 3):
             await writer.write(NewMessage("c", seq * 2 - 1, "user", f"before {seq}"))
@@ -162,6 +158,17 @@ async def test_a_writer_whose_idle_connection_the_server_ended_takes_another(
     finally:
         await writer.close()
         await engine.dispose()
+
+
+async def _writing_to_conversation_c(url: str) -> tuple[AsyncEngine, MessageWriter]:
+    """An engine on the migrated ``url`` with conversation ``c``, and a started writer."""
+    engine = make_engine(url)
+    await ConversationRepo(engine).create(
+        "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
+    )
+    writer = MessageWriter(engine, MessageRepo(engine))
+    writer.start()
+    return engine, writer
 
 
 async def _bot(url: str) -> str:
@@ -194,12 +201,7 @@ async def test_messages_stored_one_by_one_are_counted(database_url: str) -> None
     threads = driver_threads()
     url = database_url
     await upgrade(url)
-    engine = make_engine(url)
-    await ConversationRepo(engine).create(
-        "c", await _bot(url), user={}, reason=None, entities={}, team=None, actor="test"
-    )
-    writer = MessageWriter(engine, MessageRepo(engine))
-    writer.start()
+    engine, writer = await _writing_to_conversation_c(url)
     try:
         await writer.write(NewMessage("c", 1, "agent", "first", "ag", client_msg_id="a"))
         before = _stored("agent")
